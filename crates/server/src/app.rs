@@ -1,0 +1,99 @@
+//! Starting Varsel: store, catalog, workers and the HTTP server, wired together.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use varsel_core::Catalog;
+use varsel_core::render::Renderer;
+use varsel_store::Store;
+
+use crate::auth::{Tokens, random_hex};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::ingest::Ingest;
+use crate::state::{AppState, Inner};
+
+/// The process-wide metrics recorder (one per process, shared by every app in tests).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed by an embedding program; then
+            // /metrics shows only what this handle sees.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Loads the catalog named in the config (or the built-in one).
+pub fn load_catalog(cfg: &Config) -> anyhow::Result<Catalog> {
+    if cfg.catalog.is_empty() {
+        return Ok(Catalog::builtin());
+    }
+    let src = std::fs::read_to_string(&cfg.catalog).with_context(|| format!("reading catalog {}", cfg.catalog))?;
+    Catalog::parse(&src).map_err(|e| anyhow::anyhow!("catalog {}:\n{e}", cfg.catalog))
+}
+
+/// What a running server exposes to its owner.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub server: tokio::task::JoinHandle<()>,
+}
+
+/// Builds the state from an open store.
+pub fn build_state(cfg: Config, store: Arc<dyn Store>, catalog: Catalog, clock: Arc<dyn Clock>) -> AppState {
+    let secret = if cfg.token_secret.is_empty() { random_hex(32) } else { cfg.token_secret.clone() };
+    let wake = Arc::new(Notify::new());
+    let ingest = Ingest::start(store.clone(), wake.clone());
+    let api_key = (!cfg.api_key.is_empty()).then(|| cfg.api_key.clone());
+    AppState(Arc::new(Inner {
+        renderer: Renderer::new(&catalog),
+        catalog: Arc::new(catalog),
+        hub: Hub::default(),
+        ingest,
+        tokens: Tokens::new(secret.as_bytes()),
+        api_key,
+        clock,
+        metrics: metrics_handle(),
+        wake,
+        known_accounts: RwLock::new(Default::default()),
+        store,
+        config: cfg,
+    }))
+}
+
+/// Opens the store, starts the workers and serves HTTP on `listener`.
+pub async fn start_on(
+    cfg: Config,
+    listener: TcpListener,
+    clock: Option<Arc<dyn Clock>>,
+) -> anyhow::Result<Running> {
+    let catalog = load_catalog(&cfg)?;
+    let store = varsel_store::connect(&cfg.database_url).await.context("opening the database")?;
+    let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
+    let state = build_state(cfg, store, catalog, clock);
+    tokio::spawn(crate::processor::run(state.clone()));
+    let app = crate::routes::router(state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "http server stopped");
+        }
+    });
+    Ok(Running { addr, state, server })
+}
+
+/// Binds `cfg.listen` and starts.
+pub async fn start(cfg: Config) -> anyhow::Result<Running> {
+    let listener = TcpListener::bind(&cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+    start_on(cfg, listener, None).await
+}

@@ -1,0 +1,150 @@
+//! Who is calling: a server API key or a user token (HS256 JWT signed with the shared
+//! secret: `sub` user, `account`, `exp`).
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Claims of a user token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub account: String,
+    pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+}
+
+/// Signs and checks user tokens.
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl Tokens {
+    pub fn new(secret: &[u8]) -> Tokens {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Tokens { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+    }
+
+    pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(ApiError::internal)
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|e| ApiError::unauthorized(format!("invalid user token: {e}")))
+    }
+}
+
+/// SHA-256 of an API key, hex: what the database keeps.
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+/// A caller: the host's server (API key) or a signed-in user.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Server,
+    User { account: String, user: String },
+}
+
+/// A user token in the query string is accepted only where `EventSource` needs it.
+fn query_token(parts: &Parts) -> Option<String> {
+    let q = parts.uri.query()?;
+    q.split('&').find_map(|kv| kv.strip_prefix("token=")).map(|t| t.to_string())
+}
+
+async fn is_api_key(state: &AppState, token: &str) -> Result<bool, ApiError> {
+    if let Some(k) = &state.api_key
+        && constant_time_eq(k.as_bytes(), token.as_bytes())
+    {
+        return Ok(true);
+    }
+    // JWTs have two dots; API keys never do, so a token is not looked up as a key.
+    if token.matches('.').count() == 2 {
+        return Ok(false);
+    }
+    Ok(state.store.api_key_exists(&hash_key(token)).await?)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn caller(parts: &Parts, state: &AppState, allow_query: bool) -> Result<Caller, ApiError> {
+    let token = match bearer(parts) {
+        Some(t) => t.to_string(),
+        None if allow_query && parts.uri.path() == "/v1/me/stream" => {
+            query_token(parts).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?
+        }
+        None => return Err(ApiError::unauthorized("missing bearer token (Authorization: Bearer …)")),
+    };
+    if is_api_key(state, &token).await? {
+        return Ok(Caller::Server);
+    }
+    let claims = state.tokens.verify(&token)?;
+    Ok(Caller::User { account: claims.account, user: claims.sub })
+}
+
+/// Requires an API key.
+pub struct ServerKey;
+
+impl FromRequestParts<AppState> for ServerKey {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match caller(parts, state, false).await? {
+            Caller::Server => Ok(ServerKey),
+            Caller::User { .. } => Err(ApiError::forbidden("api_key_required", "this call needs an API key")),
+        }
+    }
+}
+
+/// Requires a user token (header, or `?token=` on the stream).
+#[derive(Debug, Clone)]
+pub struct UserAuth {
+    pub account: String,
+    pub user: String,
+}
+
+impl FromRequestParts<AppState> for UserAuth {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match caller(parts, state, true).await? {
+            Caller::User { account, user } => Ok(UserAuth { account, user }),
+            Caller::Server => Err(ApiError::forbidden("user_token_required", "this call needs a user token")),
+        }
+    }
+}
+
+/// Accepts either.
+pub struct AnyCaller(pub Caller);
+
+impl FromRequestParts<AppState> for AnyCaller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(AnyCaller(caller(parts, state, false).await?))
+    }
+}
+
+/// A fresh random secret, hex.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    // The OS random source failing is unrecoverable and never caused by input.
+    #[allow(clippy::expect_used)]
+    getrandom::fill(&mut buf).expect("OS random source");
+    hex::encode(buf)
+}

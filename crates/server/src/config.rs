@@ -1,0 +1,128 @@
+//! Configuration: the commented default file embedded in the binary, then an optional
+//! file, then `VARSEL_*` environment variables. Validated at start; errors name the setting.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The embedded default configuration, with comments.
+pub const DEFAULT_TOML: &str = include_str!("../default.toml");
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub listen: String,
+    pub database_url: String,
+    pub api_key: String,
+    pub token_secret: String,
+    pub catalog: String,
+    pub smtp_url: String,
+    pub public_url: String,
+    pub max_body_bytes: usize,
+    pub process_batch: i64,
+    pub process_lease_seconds: i64,
+    pub process_max_attempts: i64,
+    pub log: String,
+    pub log_format: String,
+}
+
+/// A setting that failed validation.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(String),
+    #[error("configuration setting `{setting}` (VARSEL_{env}): {message}")]
+    Invalid { setting: &'static str, env: String, message: String },
+}
+
+fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { setting, env: setting.to_uppercase(), message: message.into() }
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Load(format!("file {} does not exist", path.display())));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(Env::prefixed("VARSEL_").ignore(&["test_database_url"]));
+        let cfg: Config = fig.extract().map_err(|e| ConfigError::Load(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The built-in defaults alone (tests start from these).
+    pub fn defaults() -> Config {
+        // The embedded file is checked by a unit test.
+        #[allow(clippy::expect_used)]
+        Figment::from(Toml::string(DEFAULT_TOML)).extract().expect("embedded default config is valid")
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen.parse::<SocketAddr>().map_err(|e| invalid("listen", format!("not an address:port ({e})")))?;
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid("database_url", "must start with sqlite: or postgres://"));
+        }
+        if !self.token_secret.is_empty() && self.token_secret.len() < 32 {
+            return Err(invalid("token_secret", "must be at least 32 characters"));
+        }
+        if !self.api_key.is_empty() && self.api_key.len() < 16 {
+            return Err(invalid("api_key", "must be at least 16 characters"));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(invalid("max_body_bytes", "must be at least 1024"));
+        }
+        if !(1..=10_000).contains(&self.process_batch) {
+            return Err(invalid("process_batch", "must be 1–10000"));
+        }
+        if self.process_lease_seconds < 1 {
+            return Err(invalid("process_lease_seconds", "must be at least 1"));
+        }
+        if self.process_max_attempts < 1 {
+            return Err(invalid("process_max_attempts", "must be at least 1"));
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(invalid("log_format", "must be text or json"));
+        }
+        if !self.smtp_url.is_empty()
+            && !["smtp://", "smtps://", "smtp+starttls://"].iter().any(|p| self.smtp_url.starts_with(p))
+        {
+            return Err(invalid("smtp_url", "must start with smtp://, smtps:// or smtp+starttls://"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_are_valid() {
+        let c = Config::defaults();
+        c.validate().unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://varsel.db");
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let mut c = Config::defaults();
+        c.listen = "nope".into();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("`listen`") && e.contains("VARSEL_LISTEN"), "{e}");
+        let mut c = Config::defaults();
+        c.token_secret = "short".into();
+        assert!(c.validate().unwrap_err().to_string().contains("token_secret"));
+    }
+}

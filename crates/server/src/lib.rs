@@ -1,0 +1,16 @@
+//! Varsel's server: the HTTP API, the real-time stream, authentication, the group-commit
+//! ingest and the event processor.
+
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod hub;
+pub mod ingest;
+pub mod openapi;
+pub mod processor;
+pub mod routes;
+pub mod state;

@@ -1,0 +1,210 @@
+//! Account defaults and notification profiles, for super admins of professional and
+//! enterprise accounts (SPEC §2), or the host's server key.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use varsel_core::prefs::{PrefContext, PrefLayer};
+use varsel_core::view::{self, Editor, PreferencesPatch, PreferencesView, ViewOf};
+use varsel_store::{Account, Profile};
+
+use crate::auth::{AnyCaller, Caller};
+use crate::clock::rfc3339;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, host_id};
+use crate::state::AppState;
+
+/// Checks the caller may read (or, with `write`, change) the account's defaults.
+async fn authorize(state: &AppState, caller: &Caller, account: &str, write: bool) -> ApiResult<Account> {
+    host_id("account", account)?;
+    if let Caller::User { account: own, user } = caller {
+        if own != account {
+            return Err(ApiError::forbidden("forbidden", "a user token only reaches its own account"));
+        }
+        let u = state.store.get_user(account, user).await?.ok_or_else(|| ApiError::unauthorized("unknown user"))?;
+        if !u.is_super_admin() {
+            return Err(ApiError::forbidden("super_admin_required", "only super admins manage account defaults"));
+        }
+    }
+    let a = state.store.get_account(account).await?.ok_or_else(|| ApiError::not_found("account"))?;
+    if write && !a.tier.allows_defaults() {
+        return Err(ApiError::forbidden(
+            "tier_not_allowed",
+            "account defaults and profiles need a professional or enterprise account",
+        ));
+    }
+    Ok(a)
+}
+
+fn layer_view(state: &AppState, layer: &PrefLayer) -> PreferencesView {
+    let ctx = PrefContext { user: None, own: None, profile: None, account: Some(layer) };
+    view::build_view(&state.catalog, &ctx, ViewOf::Defaults)
+}
+
+fn layer_from(state: &AppState, patch: &PreferencesPatch, base: PrefLayer) -> ApiResult<PrefLayer> {
+    let mut layer = base;
+    view::apply_patch(&mut layer, &state.catalog, patch, Editor::Admin)
+        .map_err(|e| ApiError::invalid("invalid_preference", e.to_string()))?;
+    Ok(layer)
+}
+
+#[utoipa::path(get, path = "/v1/accounts/{account}/defaults", tag = "admin",
+    security(("api_key" = []), ("user_token" = [])), params(("account" = String, Path)),
+    responses((status = 200, body = PreferencesView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_defaults(
+    State(state): State<AppState>,
+    AnyCaller(caller): AnyCaller,
+    ApiPath(account): ApiPath<String>,
+) -> ApiResult<Json<PreferencesView>> {
+    authorize(&state, &caller, &account, false).await?;
+    let layer = state.store.account_defaults(&account).await?;
+    Ok(Json(layer_view(&state, &layer)))
+}
+
+#[utoipa::path(put, path = "/v1/accounts/{account}/defaults", tag = "admin",
+    security(("api_key" = []), ("user_token" = [])), params(("account" = String, Path)),
+    request_body = PreferencesPatch,
+    responses((status = 200, body = PreferencesView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+/// Replaces the account defaults with the given settings (anything not given falls back
+/// to the catalog).
+pub async fn put_defaults(
+    State(state): State<AppState>,
+    AnyCaller(caller): AnyCaller,
+    ApiPath(account): ApiPath<String>,
+    ApiJson(patch): ApiJson<PreferencesPatch>,
+) -> ApiResult<Json<PreferencesView>> {
+    authorize(&state, &caller, &account, true).await?;
+    let layer = layer_from(&state, &patch, PrefLayer::default())?;
+    state.store.put_account_defaults(&account, &layer, state.now()).await?;
+    Ok(Json(layer_view(&state, &layer)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileIn {
+    pub name: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub user_ids: Vec<String>,
+    #[serde(default)]
+    pub tabs: Option<serde_json::Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfileOut {
+    pub id: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub user_ids: Vec<String>,
+    pub tabs: varsel_core::view::TabsView,
+    pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfilesOut {
+    pub profiles: Vec<ProfileOut>,
+}
+
+fn profile_out(state: &AppState, p: &Profile) -> ProfileOut {
+    ProfileOut {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        roles: p.roles.clone(),
+        user_ids: p.user_ids.clone(),
+        tabs: layer_view(state, &p.layer).tabs,
+        created_at: rfc3339(p.created_at),
+    }
+}
+
+fn parse_profile(state: &AppState, account: &str, id: String, body: ProfileIn, created_at: i64) -> ApiResult<Profile> {
+    if body.name.trim().is_empty() || body.name.len() > 200 {
+        return Err(ApiError::invalid("invalid_name", "name must be 1–200 characters"));
+    }
+    if body.roles.len() > 100 || body.user_ids.len() > 10_000 {
+        return Err(ApiError::invalid("invalid_profile", "at most 100 roles and 10,000 user ids"));
+    }
+    for u in &body.user_ids {
+        host_id("user_ids[]", u)?;
+    }
+    let patch: PreferencesPatch = match body.tabs {
+        None => PreferencesPatch::default(),
+        Some(tabs) => serde_json::from_value(serde_json::json!({ "tabs": tabs }))
+            .map_err(|e| ApiError::invalid("invalid_body", format!("tabs: {e}")))?,
+    };
+    let layer = layer_from(state, &patch, PrefLayer::default())?;
+    Ok(Profile {
+        account_id: account.to_string(),
+        id,
+        name: body.name,
+        roles: body.roles,
+        user_ids: body.user_ids,
+        layer,
+        created_at,
+    })
+}
+
+#[utoipa::path(get, path = "/v1/accounts/{account}/profiles", tag = "admin",
+    security(("api_key" = []), ("user_token" = [])), params(("account" = String, Path)),
+    responses((status = 200, body = ProfilesOut), (status = 403, body = ErrorBody)))]
+pub async fn list_profiles(
+    State(state): State<AppState>,
+    AnyCaller(caller): AnyCaller,
+    ApiPath(account): ApiPath<String>,
+) -> ApiResult<Json<ProfilesOut>> {
+    authorize(&state, &caller, &account, false).await?;
+    let list = state.store.profiles(&account).await?;
+    Ok(Json(ProfilesOut { profiles: list.iter().map(|p| profile_out(&state, p)).collect() }))
+}
+
+#[utoipa::path(post, path = "/v1/accounts/{account}/profiles", tag = "admin",
+    security(("api_key" = []), ("user_token" = [])), params(("account" = String, Path)),
+    request_body = ProfileIn,
+    responses((status = 201, body = ProfileOut), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_profile(
+    State(state): State<AppState>,
+    AnyCaller(caller): AnyCaller,
+    ApiPath(account): ApiPath<String>,
+    ApiJson(body): ApiJson<ProfileIn>,
+) -> ApiResult<(StatusCode, Json<ProfileOut>)> {
+    authorize(&state, &caller, &account, true).await?;
+    let now = state.now();
+    let p = parse_profile(&state, &account, format!("prf_{}", ulid::Ulid::new()), body, now)?;
+    state.store.upsert_profile(&p, now).await?;
+    Ok((StatusCode::CREATED, Json(profile_out(&state, &p))))
+}
+
+#[utoipa::path(put, path = "/v1/accounts/{account}/profiles/{profile}", tag = "admin",
+    security(("api_key" = []), ("user_token" = [])), params(("account" = String, Path), ("profile" = String, Path)),
+    request_body = ProfileIn,
+    responses((status = 200, body = ProfileOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_profile(
+    State(state): State<AppState>,
+    AnyCaller(caller): AnyCaller,
+    ApiPath((account, id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<ProfileIn>,
+) -> ApiResult<Json<ProfileOut>> {
+    authorize(&state, &caller, &account, true).await?;
+    let existing = state.store.profiles(&account).await?.into_iter().find(|p| p.id == id);
+    let existing = existing.ok_or_else(|| ApiError::not_found("profile"))?;
+    let p = parse_profile(&state, &account, id, body, existing.created_at)?;
+    state.store.upsert_profile(&p, state.now()).await?;
+    Ok(Json(profile_out(&state, &p)))
+}
+
+#[utoipa::path(delete, path = "/v1/accounts/{account}/profiles/{profile}", tag = "admin",
+    security(("api_key" = []), ("user_token" = [])), params(("account" = String, Path), ("profile" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete_profile(
+    State(state): State<AppState>,
+    AnyCaller(caller): AnyCaller,
+    ApiPath((account, id)): ApiPath<(String, String)>,
+) -> ApiResult<StatusCode> {
+    authorize(&state, &caller, &account, true).await?;
+    if !state.store.delete_profile(&account, &id).await? {
+        return Err(ApiError::not_found("profile"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,283 @@
+//! Events in: validated, stored durably (group commit), answered 202 (SPEC §7).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use varsel_core::catalog::Resolution;
+use varsel_core::model::{ObjectRef, Source};
+use varsel_core::{Channel, Outcome, Tab};
+use varsel_store::{EventBody, NewEvent};
+
+use crate::auth::ServerKey;
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
+use crate::extract::{ApiJson, ApiPath, host_id};
+use crate::state::AppState;
+
+/// Most explicit recipients of one event.
+pub const MAX_RECIPIENTS: usize = 10_000;
+/// Most events in one batch.
+pub const MAX_BATCH: usize = 1_000;
+
+#[derive(Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectIn {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct EventIn {
+    /// A type id of the catalog, e.g. `deals.mention`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub account_id: String,
+    #[serde(default)]
+    pub actor_id: Option<String>,
+    #[serde(default)]
+    pub recipients: Option<Vec<String>>,
+    #[serde(default)]
+    pub owner_id: Option<String>,
+    #[serde(default)]
+    pub team_id: Option<String>,
+    #[serde(default)]
+    pub object: Option<ObjectIn>,
+    /// `ui` (default), `api`, `import`, `workflow`, `system`, `integration`.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// RFC 3339; default: when received.
+    #[serde(default)]
+    pub occurred_at: Option<String>,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub data: Option<serde_json::Value>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Accepted {
+    pub id: String,
+    pub duplicate: bool,
+}
+
+fn opt_id(field: &str, v: &Option<String>) -> ApiResult<()> {
+    v.as_deref().map_or(Ok(()), |id| host_id(field, id))
+}
+
+/// Checks one event against the catalog and the directory and builds what is stored.
+async fn validate(state: &AppState, e: EventIn, now: i64) -> ApiResult<NewEvent> {
+    let kind = state
+        .catalog
+        .get(&e.kind)
+        .ok_or_else(|| ApiError::invalid("unknown_type", format!("`{}` is not a notification type of the catalog", e.kind)))?;
+    host_id("account_id", &e.account_id)?;
+    opt_id("actor_id", &e.actor_id)?;
+    opt_id("owner_id", &e.owner_id)?;
+    opt_id("team_id", &e.team_id)?;
+    let recipients = e.recipients.unwrap_or_default();
+    if recipients.len() > MAX_RECIPIENTS {
+        return Err(ApiError::invalid("too_many_recipients", format!("at most {MAX_RECIPIENTS} recipients; use a team")));
+    }
+    for r in &recipients {
+        host_id("recipients[]", r)?;
+    }
+    match kind.audience.recipients {
+        Resolution::Explicit if recipients.is_empty() => {
+            return Err(ApiError::invalid("missing_recipients", format!("`{}` needs a non-empty `recipients` list", kind.id)));
+        }
+        Resolution::OwnerOnly if e.owner_id.is_none() => {
+            return Err(ApiError::invalid("missing_owner", format!("`{}` goes to the owner only: `owner_id` is required", kind.id)));
+        }
+        Resolution::TeamPrimary if e.team_id.is_none() => {
+            return Err(ApiError::invalid("missing_team", format!("`{}` goes to a team's primary members: `team_id` is required", kind.id)));
+        }
+        _ => {}
+    }
+    let source = match &e.source {
+        None => Source::default(),
+        Some(s) => Source::parse(s).ok_or_else(|| {
+            ApiError::invalid("invalid_source", "source must be ui, api, import, workflow, system or integration")
+        })?,
+    };
+    let occurred_at = match &e.occurred_at {
+        None => now,
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .map_err(|_| ApiError::invalid("invalid_occurred_at", "occurred_at must be an RFC 3339 time"))?
+            .timestamp_millis(),
+    };
+    if let Some(k) = &e.idempotency_key
+        && (k.is_empty() || k.len() > 255)
+    {
+        return Err(ApiError::invalid("invalid_idempotency_key", "idempotency_key must be 1–255 characters"));
+    }
+    if let Some(d) = &e.data
+        && !d.is_object()
+    {
+        return Err(ApiError::invalid("invalid_data", "data must be a JSON object"));
+    }
+    if let Some(o) = &e.object {
+        if o.id.is_empty() || o.id.len() > 256 || o.kind.len() > 100 {
+            return Err(ApiError::invalid("invalid_object", "object.id must be 1–256 characters and object.type at most 100"));
+        }
+        if o.url.as_ref().is_some_and(|u| u.len() > 2048 || !(u.starts_with("https://") || u.starts_with("http://") || u.starts_with('/'))) {
+            return Err(ApiError::invalid("invalid_object", "object.url must be an http(s) URL or a path, at most 2048 characters"));
+        }
+    }
+    if !state.account_exists(&e.account_id).await? {
+        return Err(ApiError::invalid("unknown_account", format!("account `{}` does not exist", e.account_id)));
+    }
+    if kind.audience.recipients == Resolution::TeamPrimary
+        && let Some(team) = &e.team_id
+        && state.store.get_team(&e.account_id, team).await?.is_none()
+    {
+        return Err(ApiError::invalid("unknown_team", format!("team `{team}` does not exist in this account")));
+    }
+    Ok(NewEvent {
+        id: format!("evt_{}", ulid::Ulid::new()),
+        received_at: now,
+        body: EventBody {
+            kind: e.kind,
+            account_id: e.account_id,
+            actor_id: e.actor_id,
+            recipients,
+            owner_id: e.owner_id,
+            team_id: e.team_id,
+            object: e.object.map(|o| ObjectRef { kind: o.kind, id: o.id, name: o.name, url: o.url }),
+            source,
+            occurred_at,
+            idempotency_key: e.idempotency_key,
+            data: e.data,
+        },
+    })
+}
+
+#[utoipa::path(post, path = "/v1/events", tag = "events", security(("api_key" = [])),
+    request_body = EventIn,
+    responses((status = 202, body = Accepted, description = "Durably stored"), (status = 400, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn post_event(
+    State(state): State<AppState>,
+    _key: ServerKey,
+    ApiJson(body): ApiJson<EventIn>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    let ev = validate(&state, body, state.now()).await?;
+    let mut out = state.ingest.submit(vec![ev]).await.map_err(ApiError::internal)?;
+    let r = out.pop().ok_or_else(|| ApiError::internal("empty ingest result"))?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { id: r.id, duplicate: r.duplicate })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchIn {
+    /// At most 1,000 events. Each is validated on its own.
+    pub events: Vec<serde_json::Value>,
+}
+
+/// `{id, duplicate}` for a stored event, `{error}` for a refused one.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchResult {
+    Ok(Accepted),
+    Err { error: ErrorDetail },
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchOut {
+    pub results: Vec<BatchResult>,
+}
+
+#[utoipa::path(post, path = "/v1/events/batch", tag = "events", security(("api_key" = [])),
+    request_body = BatchIn,
+    responses((status = 202, body = BatchOut), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn post_batch(
+    State(state): State<AppState>,
+    _key: ServerKey,
+    ApiJson(body): ApiJson<BatchIn>,
+) -> ApiResult<(StatusCode, Json<BatchOut>)> {
+    if body.events.is_empty() || body.events.len() > MAX_BATCH {
+        return Err(ApiError::invalid("invalid_batch", format!("a batch holds 1–{MAX_BATCH} events")));
+    }
+    let now = state.now();
+    let mut slots: Vec<Result<usize, ApiError>> = Vec::with_capacity(body.events.len());
+    let mut valid = Vec::new();
+    for raw in body.events {
+        let parsed = serde_json::from_value::<EventIn>(raw)
+            .map_err(|e| ApiError::invalid("invalid_body", e.to_string()));
+        match parsed {
+            Ok(e) => match validate(&state, e, now).await {
+                Ok(ev) => {
+                    slots.push(Ok(valid.len()));
+                    valid.push(ev);
+                }
+                Err(err) => slots.push(Err(err)),
+            },
+            Err(err) => slots.push(Err(err)),
+        }
+    }
+    let inserted = if valid.is_empty() { Vec::new() } else { state.ingest.submit(valid).await.map_err(ApiError::internal)? };
+    let results = slots
+        .into_iter()
+        .map(|s| match s {
+            Ok(i) => match inserted.get(i) {
+                Some(r) => BatchResult::Ok(Accepted { id: r.id.clone(), duplicate: r.duplicate }),
+                None => BatchResult::Err { error: ErrorDetail { code: "internal".into(), message: "not stored".into() } },
+            },
+            Err(e) => BatchResult::Err { error: ErrorDetail { code: e.code.to_string(), message: e.message } },
+        })
+        .collect();
+    Ok((StatusCode::ACCEPTED, Json(BatchOut { results })))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TraceLine {
+    pub user_id: String,
+    pub tab: Tab,
+    pub channel: Channel,
+    pub outcome: Outcome,
+    /// Stable code: `preference:user`, `mandatory`, `self_notification`, `source:import`,
+    /// `repeat_mention`, `audience:permission:forms`, `switch_off:email`, `presence:not_active`, …
+    pub reason: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TraceOut {
+    pub event_id: String,
+    pub account_id: String,
+    /// `pending` until processed, then `done` (or `failed`).
+    pub state: String,
+    pub decisions: Vec<TraceLine>,
+}
+
+#[utoipa::path(get, path = "/v1/events/{id}/trace", tag = "events", security(("api_key" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = TraceOut), (status = 404, body = ErrorBody)))]
+pub async fn get_trace(
+    State(state): State<AppState>,
+    _key: ServerKey,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<TraceOut>> {
+    let t = state.store.get_trace(&id).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    let decisions = t
+        .rows
+        .into_iter()
+        .flat_map(|r| {
+            let user = r.user_id;
+            r.decisions.into_iter().map(move |d| TraceLine {
+                user_id: user.clone(),
+                tab: d.tab,
+                channel: d.channel,
+                outcome: d.outcome,
+                reason: d.reason,
+            })
+        })
+        .collect();
+    Ok(Json(TraceOut { event_id: t.event_id, account_id: t.account_id, state: t.state, decisions }))
+}

@@ -1,0 +1,71 @@
+//! The HTTP routes. Handlers are thin: extract, authorize, call the store or the core,
+//! map to a DTO.
+
+pub mod admin;
+pub mod catalog;
+pub mod directory;
+pub mod events;
+pub mod feed;
+pub mod prefs;
+pub mod stream;
+pub mod system;
+pub mod tokens;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed")
+}
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    let api = Router::new()
+        .route("/v1/accounts/{account}", put(directory::put_account))
+        .route("/v1/accounts/{account}/users/{user}", put(directory::put_user))
+        .route("/v1/accounts/{account}/teams/{team}", put(directory::put_team))
+        .route("/v1/accounts/{account}/defaults", get(admin::get_defaults).put(admin::put_defaults))
+        .route("/v1/accounts/{account}/profiles", get(admin::list_profiles).post(admin::create_profile))
+        .route(
+            "/v1/accounts/{account}/profiles/{profile}",
+            put(admin::update_profile).delete(admin::delete_profile),
+        )
+        .route("/v1/tokens", post(tokens::post_token))
+        .route("/v1/events", post(events::post_event))
+        .route("/v1/events/{id}/trace", get(events::get_trace))
+        .route("/v1/me/feed", get(feed::get_feed))
+        .route("/v1/me/feed/unread-count", get(feed::get_unread))
+        .route("/v1/me/feed/read-all", post(feed::post_read_all))
+        .route("/v1/me/feed/seen", post(feed::post_seen))
+        .route("/v1/me/feed/{id}/read", post(feed::post_read))
+        .route("/v1/me/stream", get(stream::get_stream))
+        .route("/v1/me/presence", post(stream::post_presence))
+        .route("/v1/me/preferences", get(prefs::get_prefs).patch(prefs::patch_prefs))
+        .route("/v1/me/preferences/reset", post(prefs::reset))
+        .route("/v1/me/preferences/{tab}/turn-off-all", post(prefs::turn_off_all))
+        .route("/v1/me/preferences/types/{type}/dont-show", post(prefs::dont_show))
+        .route("/v1/me/preferences/types/{type}/mute", post(prefs::mute))
+        .route("/v1/catalog", get(catalog::get_catalog))
+        .layer(DefaultBodyLimit::max(limit));
+    // A batch of 1,000 events needs more room than one event.
+    let batch = Router::new()
+        .route("/v1/events/batch", post(events::post_batch))
+        .layer(DefaultBodyLimit::max(limit * 16));
+    Router::new()
+        .merge(api)
+        .merge(batch)
+        .route("/healthz", get(system::healthz))
+        .route("/metrics", get(system::metrics))
+        .route("/openapi.json", get(system::openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}

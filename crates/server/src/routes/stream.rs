@@ -1,0 +1,141 @@
+//! `GET /v1/me/stream`: Server-Sent Events with new bell items (plus the pop-up or
+//! browser instruction for this tab), unread counts, keep-alive, and resume from
+//! `Last-Event-ID`. `POST /v1/me/presence`: a tab says whether it is active.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::{Stream, StreamExt, stream};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{UserAuth, random_hex};
+use crate::dto::FeedItemDto;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::hub::{NotificationFrame, StreamMsg};
+use crate::state::AppState;
+
+/// Most items replayed on resume; older ones are in the feed.
+const REPLAY_LIMIT: i64 = 500;
+/// Frames buffered per connection before a slow tab misses some (it resumes later).
+const BUFFER: usize = 256;
+
+#[derive(Deserialize, IntoParams)]
+pub struct StreamQuery {
+    /// Identifies the browser tab (any string up to 100 characters); default: a new id.
+    pub tab_id: Option<String>,
+    /// Whether the tab is active right now (it can also report it through presence).
+    pub active: Option<bool>,
+    /// The user token, for `EventSource`, which cannot set headers.
+    pub token: Option<String>,
+}
+
+fn tab_id_ok(tab: &str) -> bool {
+    !tab.is_empty() && tab.len() <= 100 && tab.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn frame(msg: StreamMsg) -> Event {
+    match msg {
+        StreamMsg::Notification { seq, item } => Event::default()
+            .event("notification")
+            .id(seq.to_string())
+            .json_data(&*item)
+            .unwrap_or_else(|_| Event::default().comment("unserializable")),
+        StreamMsg::UnreadCount(n) => {
+            Event::default().event("unread_count").data(serde_json::json!({ "unread": n }).to_string())
+        }
+    }
+}
+
+/// Unregisters the connection when the response stream is dropped.
+struct Guard {
+    state: AppState,
+    reg: Option<crate::hub::Registration>,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(reg) = self.reg.take() {
+            drop(self.state.hub.guard(reg));
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/v1/me/stream", tag = "realtime", security(("user_token" = [])), params(StreamQuery),
+    responses((status = 200, content_type = "text/event-stream",
+        description = "Events `notification` (id = position; feed item plus `popup: {sound}` or `browser: true`) and `unread_count` (`{unread}`)"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn get_stream(
+    State(state): State<AppState>,
+    me: UserAuth,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<StreamQuery>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let tab = q.tab_id.unwrap_or_else(|| format!("tab_{}", random_hex(8)));
+    if !tab_id_ok(&tab) {
+        return Err(ApiError::bad_request("invalid_tab_id", "tab_id must be 1–100 visible ASCII characters"));
+    }
+    let last_id = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .ok_or_else(|| ApiError::bad_request("invalid_last_event_id", "Last-Event-ID must be an id this stream sent"))?,
+        ),
+    };
+    let (tx, rx) = mpsc::channel(BUFFER);
+    // Register before reading the replay, so nothing falls between the two.
+    let reg = state.hub.register(&me.account, &me.user, &tab, q.active, tx);
+    let guard = Guard { state: state.clone(), reg: Some(reg) };
+    let replay = match last_id {
+        Some(after) => state.store.feed_after(&me.account, &me.user, after, REPLAY_LIMIT).await?,
+        None => Vec::new(),
+    };
+    let unread = state.store.unread_count(&me.account, &me.user).await?;
+    let high = replay.last().map(|i| i.seq).or(last_id).unwrap_or(0);
+    let mut first: Vec<StreamMsg> = replay
+        .iter()
+        .map(|i| StreamMsg::Notification {
+            seq: i.seq,
+            item: Box::new(NotificationFrame { item: FeedItemDto::from(i), popup: None, browser: false }),
+        })
+        .collect();
+    first.push(StreamMsg::UnreadCount(unread));
+    let live = ReceiverStream::new(rx).filter_map(move |msg| {
+        let _keep = &guard;
+        let skip = matches!(&msg, StreamMsg::Notification { seq, .. } if *seq <= high);
+        async move { if skip { None } else { Some(msg) } }
+    });
+    let events = stream::iter(first).chain(live).map(|m| Ok(frame(m)));
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive")))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceIn {
+    pub tab_id: String,
+    /// Focused and visible.
+    pub active: bool,
+}
+
+#[utoipa::path(post, path = "/v1/me/presence", tag = "realtime", security(("user_token" = [])),
+    request_body = PresenceIn,
+    responses((status = 204), (status = 400, body = ErrorBody)))]
+pub async fn post_presence(
+    State(state): State<AppState>,
+    me: UserAuth,
+    ApiJson(body): ApiJson<PresenceIn>,
+) -> ApiResult<StatusCode> {
+    if !tab_id_ok(&body.tab_id) {
+        return Err(ApiError::bad_request("invalid_tab_id", "tab_id must be 1–100 visible ASCII characters"));
+    }
+    state.hub.set_active(&me.account, &me.user, &body.tab_id, body.active);
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,68 @@
+//! The state every handler and worker shares.
+
+use std::collections::HashSet;
+use std::ops::Deref;
+use std::sync::{Arc, RwLock};
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::Notify;
+use varsel_core::Catalog;
+use varsel_core::render::Renderer;
+use varsel_store::Store;
+
+use crate::auth::Tokens;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::ingest::Ingest;
+
+pub struct Inner {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub catalog: Arc<Catalog>,
+    pub renderer: Renderer,
+    pub hub: Hub,
+    pub ingest: Ingest,
+    pub tokens: Tokens,
+    pub api_key: Option<String>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: PrometheusHandle,
+    /// Wakes the event processor.
+    pub wake: Arc<Notify>,
+    /// Accounts known to exist (only ever added: accounts are not deleted).
+    pub known_accounts: RwLock<HashSet<String>>,
+}
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Whether the account exists, from memory when seen before.
+    pub async fn account_exists(&self, id: &str) -> Result<bool, varsel_store::StoreError> {
+        if self.known_accounts.read().map(|s| s.contains(id)).unwrap_or(false) {
+            return Ok(true);
+        }
+        let found = self.store.get_account(id).await?.is_some();
+        if found {
+            self.remember_account(id);
+        }
+        Ok(found)
+    }
+
+    pub fn remember_account(&self, id: &str) {
+        if let Ok(mut s) = self.known_accounts.write() {
+            s.insert(id.to_string());
+        }
+    }
+}

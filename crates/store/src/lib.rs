@@ -1,0 +1,292 @@
+//! Varsel's storage. [`Store`] is the one interface the server uses; [`connect`] picks
+//! the SQLite or PostgreSQL implementation from the URL. Both run the same queries
+//! (written once in `shared.rs`) and keep their own migrations.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use varsel_core::decide::Decision;
+use varsel_core::model::{ObjectRef, Source, Tier, User};
+use varsel_core::prefs::{PrefLayer, ProfileLike};
+
+mod postgres;
+mod shared;
+mod sqlite;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("unsupported database url: {0}")]
+    BadUrl(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt stored document: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A customer of the host app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub tier: Tier,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A team member as the host reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamMember {
+    pub user_id: String,
+    pub primary: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    pub account_id: String,
+    pub id: String,
+    pub name: String,
+    pub members: Vec<TeamMember>,
+}
+
+/// A notification profile: a named default set for users by role or by id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub account_id: String,
+    pub id: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub user_ids: Vec<String>,
+    pub layer: PrefLayer,
+    pub created_at: i64,
+}
+
+impl ProfileLike for Profile {
+    fn user_ids(&self) -> &[String] {
+        &self.user_ids
+    }
+    fn roles(&self) -> &[String] {
+        &self.roles
+    }
+}
+
+/// An event as accepted from the host (the stored `body`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventBody {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub account_id: String,
+    #[serde(default)]
+    pub actor_id: Option<String>,
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    #[serde(default)]
+    pub owner_id: Option<String>,
+    #[serde(default)]
+    pub team_id: Option<String>,
+    #[serde(default)]
+    pub object: Option<ObjectRef>,
+    #[serde(default)]
+    pub source: Source,
+    /// Unix milliseconds.
+    pub occurred_at: i64,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    #[serde(default)]
+    pub data: Option<serde_json::Value>,
+}
+
+/// An event to insert.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: String,
+    pub body: EventBody,
+    pub received_at: i64,
+}
+
+/// What inserting one event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inserted {
+    /// The id of the stored event (the earlier one for a duplicate).
+    pub id: String,
+    pub duplicate: bool,
+}
+
+/// An event claimed for processing.
+#[derive(Debug, Clone)]
+pub struct ClaimedEvent {
+    pub seq: i64,
+    pub id: String,
+    pub body: EventBody,
+    pub received_at: i64,
+    pub attempts: i64,
+}
+
+/// A notification to store for one user.
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub id: String,
+    pub account_id: String,
+    pub user_id: String,
+    pub dedupe_key: String,
+    pub event_id: String,
+    pub kind: String,
+    pub section: String,
+    pub title: String,
+    pub body: String,
+    pub url: Option<String>,
+    pub count: i64,
+    pub actor_id: Option<String>,
+    pub popup_sound: Option<String>,
+    pub browser: bool,
+    pub in_feed: bool,
+    pub created_at: i64,
+    /// Channel → initial delivery state (`delivered`, `pending`, `scheduled`).
+    pub deliveries: Vec<(String, String)>,
+}
+
+/// The decisions for one (event, user).
+#[derive(Debug, Clone)]
+pub struct DecisionRow {
+    pub event_id: String,
+    pub account_id: String,
+    pub user_id: String,
+    pub decisions: Vec<Decision>,
+}
+
+/// The result of processing a batch of events, written in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessedBatch {
+    pub event_ids: Vec<String>,
+    pub decisions: Vec<DecisionRow>,
+    pub notifications: Vec<NewNotification>,
+    /// (account, activity, user) first mentions to remember.
+    pub mentions: Vec<(String, String, String)>,
+    pub processed_at: i64,
+}
+
+/// One item of a user's feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedItem {
+    pub seq: i64,
+    pub id: String,
+    pub account_id: String,
+    pub user_id: String,
+    pub kind: String,
+    pub section: String,
+    pub title: String,
+    pub body: String,
+    pub url: Option<String>,
+    pub count: i64,
+    pub actor_id: Option<String>,
+    pub popup_sound: Option<String>,
+    pub browser: bool,
+    pub created_at: i64,
+    pub seen_at: Option<i64>,
+    pub read_at: Option<i64>,
+}
+
+/// An event's stored trace.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    pub event_id: String,
+    pub account_id: String,
+    pub state: String,
+    pub rows: Vec<DecisionRow>,
+}
+
+/// Varsel's storage interface. Every query that touches account data is scoped by account.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    // --- directory ---
+    async fn upsert_account(&self, id: &str, name: &str, tier: Tier, now: i64) -> Result<Account>;
+    async fn get_account(&self, id: &str) -> Result<Option<Account>>;
+    async fn upsert_user(&self, user: &User, now: i64) -> Result<()>;
+    async fn get_user(&self, account: &str, id: &str) -> Result<Option<User>>;
+    /// The users among `ids` that exist, with their own preference layer.
+    async fn get_users(&self, account: &str, ids: &[String]) -> Result<Vec<(User, PrefLayer)>>;
+    async fn upsert_team(&self, team: &Team, now: i64) -> Result<()>;
+    async fn get_team(&self, account: &str, id: &str) -> Result<Option<Team>>;
+
+    // --- api keys ---
+    async fn insert_api_key(&self, hash: &str, name: &str, now: i64) -> Result<()>;
+    async fn api_key_exists(&self, hash: &str) -> Result<bool>;
+
+    // --- events ---
+    /// Inserts events in one transaction (one commit for the whole group).
+    async fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<Inserted>>;
+    /// Leases up to `limit` pending events until `lease_until`.
+    async fn claim_events(&self, limit: i64, now: i64, lease_until: i64) -> Result<Vec<ClaimedEvent>>;
+    /// Frees every lease (SQLite at start: one process owns the file).
+    async fn release_leases(&self) -> Result<()>;
+    /// Marks an event failed for this attempt; after `max_attempts` it is given up.
+    async fn fail_event(&self, id: &str, error: &str, max_attempts: i64) -> Result<()>;
+    /// Writes decisions, notifications, deliveries and mentions and marks the events done,
+    /// in one transaction. Returns the notifications actually inserted (not duplicates).
+    async fn complete_events(&self, batch: &ProcessedBatch) -> Result<Vec<FeedItem>>;
+    /// The users among `users` already mentioned in `activity`.
+    async fn mentioned(&self, account: &str, activity: &str, users: &[String]) -> Result<Vec<String>>;
+    async fn get_trace(&self, event_id: &str) -> Result<Option<Trace>>;
+    async fn pending_events(&self) -> Result<i64>;
+
+    // --- feed ---
+    /// Newest first, items with `seq < before` when given.
+    async fn feed(&self, account: &str, user: &str, limit: i64, before: Option<i64>) -> Result<Vec<FeedItem>>;
+    /// Oldest first, items with `seq > after` (stream resume).
+    async fn feed_after(&self, account: &str, user: &str, after: i64, limit: i64) -> Result<Vec<FeedItem>>;
+    async fn feed_by_ids(&self, ids: &[String]) -> Result<Vec<FeedItem>>;
+    async fn unread_count(&self, account: &str, user: &str) -> Result<i64>;
+    async fn unread_counts(&self, account: &str, users: &[String]) -> Result<HashMap<String, i64>>;
+    /// Returns false when the item does not exist for this user.
+    async fn mark_read(&self, account: &str, user: &str, id: &str, now: i64) -> Result<bool>;
+    async fn mark_all_read(&self, account: &str, user: &str, now: i64) -> Result<u64>;
+    async fn mark_seen(&self, account: &str, user: &str, now: i64) -> Result<u64>;
+
+    // --- preferences ---
+    /// The user's own layer and its version.
+    async fn user_prefs(&self, account: &str, user: &str) -> Result<Option<(PrefLayer, i64)>>;
+    /// Stores the layer if the version is still `version`; false on a concurrent change.
+    async fn put_user_prefs(&self, account: &str, user: &str, layer: &PrefLayer, version: i64) -> Result<bool>;
+    async fn account_defaults(&self, account: &str) -> Result<PrefLayer>;
+    async fn put_account_defaults(&self, account: &str, layer: &PrefLayer, now: i64) -> Result<()>;
+    /// Oldest first.
+    async fn profiles(&self, account: &str) -> Result<Vec<Profile>>;
+    async fn upsert_profile(&self, profile: &Profile, now: i64) -> Result<()>;
+    async fn delete_profile(&self, account: &str, id: &str) -> Result<bool>;
+}
+
+/// Opens (creating if needed) and migrates the database at `url`:
+/// `sqlite://path` (or `sqlite::memory:`) or `postgres://…`.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::open(url).await?))
+    } else {
+        Err(StoreError::BadUrl(url.split(':').next().unwrap_or("").to_string()))
+    }
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`].
+pub(crate) fn map_unique(e: sqlx::Error, what: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.to_string()),
+        _ => StoreError::Db(e),
+    }
+}

@@ -1,0 +1,44 @@
+//! PostgreSQL: any number of Varsel nodes share one database. Pending events are claimed
+//! with `FOR UPDATE SKIP LOCKED`, so each is processed by one node.
+
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+/// The PostgreSQL implementation of [`crate::Store`].
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    const BACKEND: &'static str = "postgres";
+
+    const CLAIM_EVENTS: &'static str = "UPDATE events SET lease_until = $1, attempts = attempts + 1 \
+         WHERE seq IN (SELECT seq FROM events WHERE state = 'pending' \
+         AND (lease_until IS NULL OR lease_until < $2) ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         RETURNING seq, id, body, received_at, attempts";
+
+    /// Connects to `postgres://…` and runs the migrations.
+    pub async fn open(url: &str) -> crate::Result<PgStore> {
+        let opts = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new().max_connections(16).connect_with(opts).await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    /// The pool, for the cross-node listener.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+crate::shared::impl_store!(PgStore, sqlx::Postgres);

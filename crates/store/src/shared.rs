@@ -1,0 +1,675 @@
+//! The queries both backends share. SQLite and PostgreSQL accept the same SQL here
+//! (`$N` parameters, `ON CONFLICT`, `RETURNING`); only claiming differs, and each backend
+//! module supplies that. The macro stamps one `Store` implementation per backend, so the
+//! SQL is written once and each expansion is type-checked against its own driver.
+
+/// Rows per multi-row statement: well under both backends' parameter limits.
+pub(crate) const CHUNK: usize = 500;
+
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
+    // Serializing plain data types to a string cannot fail.
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+pub(crate) fn tier(s: &str) -> varsel_core::model::Tier {
+    varsel_core::model::Tier::parse(s).unwrap_or_default()
+}
+
+pub(crate) const FEED_COLS: &str = "seq, id, account_id, user_id, type, section, title, body, url, count, actor_id, \
+     popup_sound, browser, created_at, seen_at, read_at";
+
+macro_rules! impl_store {
+    ($store:ty, $db:ty) => {
+        use std::collections::HashMap;
+
+        use async_trait::async_trait;
+        use sqlx::{QueryBuilder, Row};
+        use varsel_core::model::{Tier, User};
+        use varsel_core::prefs::PrefLayer;
+
+        use $crate::shared::{CHUNK, FEED_COLS, json, tier};
+        use $crate::{
+            Account, ClaimedEvent, DecisionRow, FeedItem, Inserted, NewEvent, ProcessedBatch, Profile, Result, Store,
+            Team, TeamMember, Trace, map_unique,
+        };
+
+        type DbRow = <$db as sqlx::Database>::Row;
+
+        fn feed_item(r: &DbRow) -> Result<FeedItem> {
+            Ok(FeedItem {
+                seq: r.try_get("seq")?,
+                id: r.try_get("id")?,
+                account_id: r.try_get("account_id")?,
+                user_id: r.try_get("user_id")?,
+                kind: r.try_get("type")?,
+                section: r.try_get("section")?,
+                title: r.try_get("title")?,
+                body: r.try_get("body")?,
+                url: r.try_get("url")?,
+                count: r.try_get("count")?,
+                actor_id: r.try_get("actor_id")?,
+                popup_sound: r.try_get("popup_sound")?,
+                browser: r.try_get("browser")?,
+                created_at: r.try_get("created_at")?,
+                seen_at: r.try_get("seen_at")?,
+                read_at: r.try_get("read_at")?,
+            })
+        }
+
+        fn user_row(r: &DbRow) -> Result<User> {
+            Ok(User {
+                account_id: r.try_get("account_id")?,
+                id: r.try_get("id")?,
+                email: r.try_get("email")?,
+                name: r.try_get("name")?,
+                locale: r.try_get("locale")?,
+                timezone: r.try_get("timezone")?,
+                roles: serde_json::from_str(&r.try_get::<String, _>("roles")?)?,
+                permissions: serde_json::from_str(&r.try_get::<String, _>("permissions")?)?,
+                flags: serde_json::from_str(&r.try_get::<String, _>("flags")?)?,
+            })
+        }
+
+        fn account_row(r: &DbRow) -> Result<Account> {
+            Ok(Account {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                tier: tier(&r.try_get::<String, _>("tier")?),
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        }
+
+        fn decision_row(r: &DbRow) -> Result<DecisionRow> {
+            Ok(DecisionRow {
+                event_id: r.try_get("event_id")?,
+                account_id: r.try_get("account_id")?,
+                user_id: r.try_get("user_id")?,
+                decisions: serde_json::from_str(&r.try_get::<String, _>("decisions")?)?,
+            })
+        }
+
+        fn claimed_row(r: &DbRow) -> Result<ClaimedEvent> {
+            Ok(ClaimedEvent {
+                seq: r.try_get("seq")?,
+                id: r.try_get("id")?,
+                body: serde_json::from_str(&r.try_get::<String, _>("body")?)?,
+                received_at: r.try_get("received_at")?,
+                attempts: r.try_get("attempts")?,
+            })
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                Self::BACKEND
+            }
+
+            async fn upsert_account(&self, id: &str, name: &str, tier: Tier, now: i64) -> Result<Account> {
+                let row = sqlx::query(
+                    "INSERT INTO accounts (id, name, tier, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, tier = excluded.tier, \
+                     updated_at = excluded.updated_at \
+                     RETURNING id, name, tier, created_at, updated_at",
+                )
+                .bind(id.to_string())
+                .bind(name.to_string())
+                .bind(tier.as_str())
+                .bind(now)
+                .fetch_one(self.writer())
+                .await?;
+                account_row(&row)
+            }
+
+            async fn get_account(&self, id: &str) -> Result<Option<Account>> {
+                let row = sqlx::query("SELECT id, name, tier, created_at, updated_at FROM accounts WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(account_row).transpose()
+            }
+
+            async fn upsert_user(&self, u: &User, now: i64) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO users (account_id, id, email, name, locale, timezone, roles, permissions, flags, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+                     ON CONFLICT (account_id, id) DO UPDATE SET email = excluded.email, name = excluded.name, \
+                     locale = excluded.locale, timezone = excluded.timezone, roles = excluded.roles, \
+                     permissions = excluded.permissions, flags = excluded.flags, updated_at = excluded.updated_at",
+                )
+                .bind(u.account_id.clone())
+                .bind(u.id.clone())
+                .bind(u.email.clone())
+                .bind(u.name.clone())
+                .bind(u.locale.clone())
+                .bind(u.timezone.clone())
+                .bind(json(&u.roles))
+                .bind(json(&u.permissions))
+                .bind(json(&u.flags))
+                .bind(now)
+                .execute(self.writer())
+                .await
+                .map_err(|e| map_unique(e, "user"))?;
+                Ok(())
+            }
+
+            async fn get_user(&self, account: &str, id: &str) -> Result<Option<User>> {
+                let row = sqlx::query("SELECT * FROM users WHERE account_id = $1 AND id = $2")
+                    .bind(account.to_string())
+                    .bind(id.to_string())
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(user_row).transpose()
+            }
+
+            async fn get_users(&self, account: &str, ids: &[String]) -> Result<Vec<(User, PrefLayer)>> {
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("SELECT * FROM users WHERE account_id = ");
+                    q.push_bind(account.to_string()).push(" AND id IN (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.clone());
+                    }
+                    q.push(")");
+                    for r in q.build().fetch_all(self.reader()).await? {
+                        let prefs: PrefLayer = serde_json::from_str(&r.try_get::<String, _>("prefs")?)?;
+                        out.push((user_row(&r)?, prefs));
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn upsert_team(&self, team: &Team, now: i64) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                sqlx::query(
+                    "INSERT INTO teams (account_id, id, name, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
+                     ON CONFLICT (account_id, id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at",
+                )
+                .bind(team.account_id.clone())
+                .bind(team.id.clone())
+                .bind(team.name.clone())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM team_members WHERE account_id = $1 AND team_id = $2")
+                    .bind(team.account_id.clone())
+                    .bind(team.id.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                for chunk in team.members.chunks(CHUNK) {
+                    let mut q =
+                        QueryBuilder::<$db>::new("INSERT INTO team_members (account_id, team_id, user_id, is_primary) ");
+                    q.push_values(chunk, |mut b, m| {
+                        b.push_bind(team.account_id.clone())
+                            .push_bind(team.id.clone())
+                            .push_bind(m.user_id.clone())
+                            .push_bind(m.primary);
+                    });
+                    q.push(" ON CONFLICT (account_id, team_id, user_id) DO UPDATE SET is_primary = excluded.is_primary");
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_team(&self, account: &str, id: &str) -> Result<Option<Team>> {
+                let Some(row) = sqlx::query("SELECT name FROM teams WHERE account_id = $1 AND id = $2")
+                    .bind(account.to_string())
+                    .bind(id.to_string())
+                    .fetch_optional(self.reader())
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let members = sqlx::query(
+                    "SELECT user_id, is_primary FROM team_members WHERE account_id = $1 AND team_id = $2 ORDER BY user_id",
+                )
+                .bind(account.to_string())
+                .bind(id.to_string())
+                .fetch_all(self.reader())
+                .await?
+                .iter()
+                .map(|r| Ok(TeamMember { user_id: r.try_get("user_id")?, primary: r.try_get("is_primary")? }))
+                .collect::<Result<Vec<_>>>()?;
+                Ok(Some(Team {
+                    account_id: account.to_string(),
+                    id: id.to_string(),
+                    name: row.try_get("name")?,
+                    members,
+                }))
+            }
+
+            async fn insert_api_key(&self, hash: &str, name: &str, now: i64) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO api_keys (hash, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING",
+                )
+                .bind(hash.to_string())
+                .bind(name.to_string())
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn api_key_exists(&self, hash: &str) -> Result<bool> {
+                let row = sqlx::query("SELECT 1 AS one FROM api_keys WHERE hash = $1")
+                    .bind(hash.to_string())
+                    .fetch_optional(self.reader())
+                    .await?;
+                Ok(row.is_some())
+            }
+
+            async fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<Inserted>> {
+                let mut tx = self.writer().begin().await?;
+                let mut out = Vec::with_capacity(events.len());
+                for e in events {
+                    let key = e.body.idempotency_key.clone().unwrap_or_else(|| e.id.clone());
+                    let row = sqlx::query(
+                        "INSERT INTO events (id, account_id, type, idempotency_key, body, received_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (account_id, idempotency_key) DO NOTHING RETURNING id",
+                    )
+                    .bind(e.id.clone())
+                    .bind(e.body.account_id.clone())
+                    .bind(e.body.kind.clone())
+                    .bind(key.clone())
+                    .bind(json(&e.body))
+                    .bind(e.received_at)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if row.is_some() {
+                        out.push(Inserted { id: e.id.clone(), duplicate: false });
+                    } else {
+                        let first = sqlx::query("SELECT id FROM events WHERE account_id = $1 AND idempotency_key = $2")
+                            .bind(e.body.account_id.clone())
+                            .bind(key)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        out.push(Inserted { id: first.try_get("id")?, duplicate: true });
+                    }
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn claim_events(&self, limit: i64, now: i64, lease_until: i64) -> Result<Vec<ClaimedEvent>> {
+                let rows = sqlx::query(Self::CLAIM_EVENTS)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(self.writer())
+                    .await?;
+                let mut out = rows.iter().map(claimed_row).collect::<Result<Vec<_>>>()?;
+                out.sort_by_key(|e| e.seq);
+                Ok(out)
+            }
+
+            async fn release_leases(&self) -> Result<()> {
+                sqlx::query("UPDATE events SET lease_until = NULL WHERE state = 'pending' AND lease_until IS NOT NULL")
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
+            async fn fail_event(&self, id: &str, error: &str, max_attempts: i64) -> Result<()> {
+                sqlx::query(
+                    "UPDATE events SET lease_until = NULL, last_error = $2, \
+                     state = CASE WHEN attempts >= $3 THEN 'failed' ELSE 'pending' END WHERE id = $1",
+                )
+                .bind(id.to_string())
+                .bind(error.to_string())
+                .bind(max_attempts)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn complete_events(&self, batch: &ProcessedBatch) -> Result<Vec<FeedItem>> {
+                let mut tx = self.writer().begin().await?;
+                for chunk in batch.decisions.chunks(CHUNK) {
+                    let mut q =
+                        QueryBuilder::<$db>::new("INSERT INTO decisions (event_id, user_id, account_id, decisions) ");
+                    q.push_values(chunk, |mut b, d| {
+                        b.push_bind(d.event_id.clone())
+                            .push_bind(d.user_id.clone())
+                            .push_bind(d.account_id.clone())
+                            .push_bind(json(&d.decisions));
+                    });
+                    q.push(" ON CONFLICT (event_id, user_id) DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
+                }
+                let mut inserted = Vec::new();
+                for chunk in batch.notifications.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO notifications (id, account_id, user_id, dedupe_key, event_id, type, section, \
+                         title, body, url, count, actor_id, popup_sound, browser, in_feed, created_at) ",
+                    );
+                    q.push_values(chunk, |mut b, n| {
+                        b.push_bind(n.id.clone())
+                            .push_bind(n.account_id.clone())
+                            .push_bind(n.user_id.clone())
+                            .push_bind(n.dedupe_key.clone())
+                            .push_bind(n.event_id.clone())
+                            .push_bind(n.kind.clone())
+                            .push_bind(n.section.clone())
+                            .push_bind(n.title.clone())
+                            .push_bind(n.body.clone())
+                            .push_bind(n.url.clone())
+                            .push_bind(n.count)
+                            .push_bind(n.actor_id.clone())
+                            .push_bind(n.popup_sound.clone())
+                            .push_bind(n.browser)
+                            .push_bind(n.in_feed)
+                            .push_bind(n.created_at);
+                    });
+                    q.push(" ON CONFLICT (account_id, user_id, dedupe_key) DO NOTHING RETURNING in_feed, ");
+                    q.push(FEED_COLS);
+                    for r in q.build().fetch_all(&mut *tx).await? {
+                        let in_feed: bool = r.try_get("in_feed")?;
+                        inserted.push((in_feed, feed_item(&r)?));
+                    }
+                }
+                let fresh: std::collections::HashSet<&str> = inserted.iter().map(|(_, i)| i.id.as_str()).collect();
+                let deliveries: Vec<(&str, &str, &str)> = batch
+                    .notifications
+                    .iter()
+                    .filter(|n| fresh.contains(n.id.as_str()))
+                    .flat_map(|n| n.deliveries.iter().map(move |(c, s)| (n.id.as_str(), c.as_str(), s.as_str())))
+                    .collect();
+                for chunk in deliveries.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO deliveries (notification_id, channel, state, updated_at) ",
+                    );
+                    q.push_values(chunk, |mut b, (id, channel, state)| {
+                        b.push_bind(id.to_string())
+                            .push_bind(channel.to_string())
+                            .push_bind(state.to_string())
+                            .push_bind(batch.processed_at);
+                    });
+                    q.push(" ON CONFLICT (notification_id, channel) DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
+                }
+                for chunk in batch.mentions.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO mentions (account_id, activity_id, user_id) ");
+                    q.push_values(chunk, |mut b, (a, act, u)| {
+                        b.push_bind(a.clone()).push_bind(act.clone()).push_bind(u.clone());
+                    });
+                    q.push(" ON CONFLICT (account_id, activity_id, user_id) DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
+                }
+                for chunk in batch.event_ids.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("UPDATE events SET state = 'done', lease_until = NULL, processed_at = ");
+                    q.push_bind(batch.processed_at).push(" WHERE id IN (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.clone());
+                    }
+                    q.push(")");
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(inserted.into_iter().filter(|(f, _)| *f).map(|(_, i)| i).collect())
+            }
+
+            async fn mentioned(&self, account: &str, activity: &str, users: &[String]) -> Result<Vec<String>> {
+                let mut out = Vec::new();
+                for chunk in users.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("SELECT user_id FROM mentions WHERE account_id = ");
+                    q.push_bind(account.to_string()).push(" AND activity_id = ").push_bind(activity.to_string());
+                    q.push(" AND user_id IN (");
+                    let mut list = q.separated(", ");
+                    for u in chunk {
+                        list.push_bind(u.clone());
+                    }
+                    q.push(")");
+                    for r in q.build().fetch_all(self.reader()).await? {
+                        out.push(r.try_get("user_id")?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn get_trace(&self, event_id: &str) -> Result<Option<Trace>> {
+                let Some(ev) = sqlx::query("SELECT id, account_id, state FROM events WHERE id = $1")
+                    .bind(event_id.to_string())
+                    .fetch_optional(self.reader())
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let rows = sqlx::query("SELECT * FROM decisions WHERE event_id = $1 ORDER BY user_id")
+                    .bind(event_id.to_string())
+                    .fetch_all(self.reader())
+                    .await?
+                    .iter()
+                    .map(decision_row)
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Some(Trace {
+                    event_id: ev.try_get("id")?,
+                    account_id: ev.try_get("account_id")?,
+                    state: ev.try_get("state")?,
+                    rows,
+                }))
+            }
+
+            async fn pending_events(&self) -> Result<i64> {
+                let r = sqlx::query("SELECT COUNT(*) AS n FROM events WHERE state = 'pending'")
+                    .fetch_one(self.reader())
+                    .await?;
+                Ok(r.try_get("n")?)
+            }
+
+            async fn feed(&self, account: &str, user: &str, limit: i64, before: Option<i64>) -> Result<Vec<FeedItem>> {
+                let mut q = QueryBuilder::<$db>::new("SELECT ");
+                q.push(FEED_COLS).push(" FROM notifications WHERE account_id = ").push_bind(account.to_string());
+                q.push(" AND user_id = ").push_bind(user.to_string());
+                q.push(" AND in_feed AND seq < ").push_bind(before.unwrap_or(i64::MAX));
+                q.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
+                q.build().fetch_all(self.reader()).await?.iter().map(feed_item).collect()
+            }
+
+            async fn feed_after(&self, account: &str, user: &str, after: i64, limit: i64) -> Result<Vec<FeedItem>> {
+                let mut q = QueryBuilder::<$db>::new("SELECT ");
+                q.push(FEED_COLS).push(" FROM notifications WHERE account_id = ").push_bind(account.to_string());
+                q.push(" AND user_id = ").push_bind(user.to_string());
+                q.push(" AND in_feed AND seq > ").push_bind(after);
+                q.push(" ORDER BY seq ASC LIMIT ").push_bind(limit);
+                q.build().fetch_all(self.reader()).await?.iter().map(feed_item).collect()
+            }
+
+            async fn feed_by_ids(&self, ids: &[String]) -> Result<Vec<FeedItem>> {
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("SELECT ");
+                    q.push(FEED_COLS).push(" FROM notifications WHERE in_feed AND id IN (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.clone());
+                    }
+                    q.push(") ORDER BY seq");
+                    for r in q.build().fetch_all(self.reader()).await? {
+                        out.push(feed_item(&r)?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn unread_count(&self, account: &str, user: &str) -> Result<i64> {
+                let r = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM notifications \
+                     WHERE account_id = $1 AND user_id = $2 AND in_feed AND read_at IS NULL",
+                )
+                .bind(account.to_string())
+                .bind(user.to_string())
+                .fetch_one(self.reader())
+                .await?;
+                Ok(r.try_get("n")?)
+            }
+
+            async fn unread_counts(&self, account: &str, users: &[String]) -> Result<HashMap<String, i64>> {
+                let mut out: HashMap<String, i64> = users.iter().map(|u| (u.clone(), 0)).collect();
+                for chunk in users.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "SELECT user_id, COUNT(*) AS n FROM notifications WHERE in_feed AND read_at IS NULL \
+                         AND account_id = ",
+                    );
+                    q.push_bind(account.to_string()).push(" AND user_id IN (");
+                    let mut list = q.separated(", ");
+                    for u in chunk {
+                        list.push_bind(u.clone());
+                    }
+                    q.push(") GROUP BY user_id");
+                    for r in q.build().fetch_all(self.reader()).await? {
+                        out.insert(r.try_get("user_id")?, r.try_get("n")?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn mark_read(&self, account: &str, user: &str, id: &str, now: i64) -> Result<bool> {
+                let r = sqlx::query(
+                    "UPDATE notifications SET read_at = COALESCE(read_at, $4), seen_at = COALESCE(seen_at, $4) \
+                     WHERE account_id = $1 AND user_id = $2 AND id = $3 AND in_feed",
+                )
+                .bind(account.to_string())
+                .bind(user.to_string())
+                .bind(id.to_string())
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn mark_all_read(&self, account: &str, user: &str, now: i64) -> Result<u64> {
+                let r = sqlx::query(
+                    "UPDATE notifications SET read_at = $3, seen_at = COALESCE(seen_at, $3) \
+                     WHERE account_id = $1 AND user_id = $2 AND in_feed AND read_at IS NULL",
+                )
+                .bind(account.to_string())
+                .bind(user.to_string())
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn mark_seen(&self, account: &str, user: &str, now: i64) -> Result<u64> {
+                let r = sqlx::query(
+                    "UPDATE notifications SET seen_at = $3 \
+                     WHERE account_id = $1 AND user_id = $2 AND in_feed AND seen_at IS NULL",
+                )
+                .bind(account.to_string())
+                .bind(user.to_string())
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn user_prefs(&self, account: &str, user: &str) -> Result<Option<(PrefLayer, i64)>> {
+                let row = sqlx::query("SELECT prefs, prefs_version FROM users WHERE account_id = $1 AND id = $2")
+                    .bind(account.to_string())
+                    .bind(user.to_string())
+                    .fetch_optional(self.reader())
+                    .await?;
+                match row {
+                    None => Ok(None),
+                    Some(r) => Ok(Some((
+                        serde_json::from_str(&r.try_get::<String, _>("prefs")?)?,
+                        r.try_get("prefs_version")?,
+                    ))),
+                }
+            }
+
+            async fn put_user_prefs(&self, account: &str, user: &str, layer: &PrefLayer, version: i64) -> Result<bool> {
+                let r = sqlx::query(
+                    "UPDATE users SET prefs = $3, prefs_version = prefs_version + 1 \
+                     WHERE account_id = $1 AND id = $2 AND prefs_version = $4",
+                )
+                .bind(account.to_string())
+                .bind(user.to_string())
+                .bind(json(layer))
+                .bind(version)
+                .execute(self.writer())
+                .await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn account_defaults(&self, account: &str) -> Result<PrefLayer> {
+                let row = sqlx::query("SELECT defaults FROM accounts WHERE id = $1")
+                    .bind(account.to_string())
+                    .fetch_optional(self.reader())
+                    .await?;
+                match row {
+                    None => Ok(PrefLayer::default()),
+                    Some(r) => Ok(serde_json::from_str(&r.try_get::<String, _>("defaults")?)?),
+                }
+            }
+
+            async fn put_account_defaults(&self, account: &str, layer: &PrefLayer, now: i64) -> Result<()> {
+                sqlx::query(
+                    "UPDATE accounts SET defaults = $2, defaults_version = defaults_version + 1, updated_at = $3 \
+                     WHERE id = $1",
+                )
+                .bind(account.to_string())
+                .bind(json(layer))
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn profiles(&self, account: &str) -> Result<Vec<Profile>> {
+                sqlx::query("SELECT * FROM profiles WHERE account_id = $1 ORDER BY created_at, id")
+                    .bind(account.to_string())
+                    .fetch_all(self.reader())
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(Profile {
+                            account_id: r.try_get("account_id")?,
+                            id: r.try_get("id")?,
+                            name: r.try_get("name")?,
+                            roles: serde_json::from_str(&r.try_get::<String, _>("roles")?)?,
+                            user_ids: serde_json::from_str(&r.try_get::<String, _>("user_ids")?)?,
+                            layer: serde_json::from_str(&r.try_get::<String, _>("layer")?)?,
+                            created_at: r.try_get("created_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn upsert_profile(&self, p: &Profile, now: i64) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO profiles (account_id, id, name, roles, user_ids, layer, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (account_id, id) DO UPDATE SET name = excluded.name, roles = excluded.roles, \
+                     user_ids = excluded.user_ids, layer = excluded.layer, updated_at = excluded.updated_at",
+                )
+                .bind(p.account_id.clone())
+                .bind(p.id.clone())
+                .bind(p.name.clone())
+                .bind(json(&p.roles))
+                .bind(json(&p.user_ids))
+                .bind(json(&p.layer))
+                .bind(p.created_at)
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_profile(&self, account: &str, id: &str) -> Result<bool> {
+                let r = sqlx::query("DELETE FROM profiles WHERE account_id = $1 AND id = $2")
+                    .bind(account.to_string())
+                    .bind(id.to_string())
+                    .execute(self.writer())
+                    .await?;
+                Ok(r.rows_affected() > 0)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

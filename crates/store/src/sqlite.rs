@@ -1,0 +1,48 @@
+//! SQLite: one file in WAL mode with `synchronous=FULL`. One writer connection (SQLite
+//! allows one writer at a time; the server groups commits in front of it) and a small pool
+//! of readers. One Varsel process owns the file.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+/// The SQLite implementation of [`crate::Store`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    const BACKEND: &'static str = "sqlite";
+
+    const CLAIM_EVENTS: &'static str = "UPDATE events SET lease_until = $1, attempts = attempts + 1 \
+         WHERE seq IN (SELECT seq FROM events WHERE state = 'pending' \
+         AND (lease_until IS NULL OR lease_until < $2) ORDER BY seq LIMIT $3) \
+         RETURNING seq, id, body, received_at, attempts";
+
+    /// Opens `sqlite://path` (created if missing) and runs the migrations.
+    pub async fn open(url: &str) -> crate::Result<SqliteStore> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(opts.read_only(true)).await?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+}
+
+crate::shared::impl_store!(SqliteStore, sqlx::Sqlite);
