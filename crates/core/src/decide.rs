@@ -68,8 +68,12 @@ pub struct RecipientFacts<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecipientDecision {
     pub decisions: Vec<Decision>,
-    /// The sound of the pop-up, when the pop-up is sent.
+    /// The pop-up sound when the user wants pop-ups for this event (type and switch on),
+    /// whether or not a tab is active right now: the node holding the user's streams
+    /// routes by its own presence when it pushes.
     pub popup_sound: Option<Sound>,
+    /// Whether the user wants a browser notification when no tab is active.
+    pub browser_wanted: bool,
 }
 
 impl RecipientDecision {
@@ -137,6 +141,7 @@ pub fn decide(catalog: &Catalog, facts: &EventFacts<'_>, r: &RecipientFacts<'_>)
     let later = kind.is_batched();
     let mut decisions = Vec::with_capacity(Channel::ALL.len());
     let mut popup_sound = None;
+    let mut browser_wanted = false;
     for tab in Tab::ALL {
         let effective = r.prefs.effective(kind, tab);
         for &channel in tab.channels() {
@@ -154,22 +159,26 @@ pub fn decide(catalog: &Catalog, facts: &EventFacts<'_>, r: &RecipientFacts<'_>)
                         };
                         if let Some(off) = switch_off(channel, kind.mandatory, &switches, &r.connections) {
                             (Outcome::Skipped, off.to_string())
-                        } else if later {
-                            // Presence is judged when the batch is delivered.
-                            (Outcome::Scheduled, format!("{why};batched"))
-                        } else if let Some(miss) = presence_miss(channel, r.presence) {
-                            (Outcome::Skipped, miss.to_string())
                         } else {
-                            (Outcome::Sent, why)
+                            match channel {
+                                Channel::Popup => popup_sound = Some(r.prefs.sound(kind, r.prefs.default_sound(catalog))),
+                                Channel::Browser => browser_wanted = true,
+                                _ => {}
+                            }
+                            if later {
+                                // Presence is judged when the batch is delivered.
+                                (Outcome::Scheduled, format!("{why};batched"))
+                            } else if let Some(miss) = presence_miss(channel, r.presence) {
+                                (Outcome::Skipped, miss.to_string())
+                            } else {
+                                (Outcome::Sent, why)
+                            }
                         }
                     }
                 }
             };
-            if channel == Channel::Popup && matches!(outcome, Outcome::Sent | Outcome::Scheduled) {
-                popup_sound = Some(r.prefs.sound(kind, r.prefs.default_sound(catalog)));
-            }
             decisions.push(Decision { tab, channel, outcome, reason });
         }
     }
-    RecipientDecision { decisions, popup_sound }
+    RecipientDecision { decisions, popup_sound, browser_wanted }
 }

@@ -53,7 +53,9 @@ pub struct Running {
 pub fn build_state(cfg: Config, store: Arc<dyn Store>, catalog: Catalog, clock: Arc<dyn Clock>) -> AppState {
     let secret = if cfg.token_secret.is_empty() { random_hex(32) } else { cfg.token_secret.clone() };
     let wake = Arc::new(Notify::new());
-    let ingest = Ingest::start(store.clone(), wake.clone());
+    let node_id = format!("node_{}", random_hex(6));
+    let bus = store.bus();
+    let ingest = Ingest::start(store.clone(), wake.clone(), bus.clone(), node_id.clone());
     let api_key = (!cfg.api_key.is_empty()).then(|| cfg.api_key.clone());
     AppState(Arc::new(Inner {
         renderer: Renderer::new(&catalog),
@@ -66,6 +68,8 @@ pub fn build_state(cfg: Config, store: Arc<dyn Store>, catalog: Catalog, clock: 
         metrics: metrics_handle(),
         wake,
         known_accounts: RwLock::new(Default::default()),
+        node_id,
+        bus,
         store,
         config: cfg,
     }))
@@ -81,6 +85,10 @@ pub async fn start_on(
     let store = varsel_store::connect(&cfg.database_url).await.context("opening the database")?;
     let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
     let state = build_state(cfg, store, catalog, clock);
+    if let Some(bus) = &state.bus {
+        let rx = bus.subscribe().await.context("listening on the PostgreSQL bus")?;
+        tokio::spawn(crate::processor::follow_bus(state.clone(), rx));
+    }
     tokio::spawn(crate::processor::run(state.clone()));
     let app = crate::routes::router(state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
     let addr = listener.local_addr()?;

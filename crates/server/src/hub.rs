@@ -29,6 +29,9 @@ pub struct NotificationFrame {
     pub popup: Option<PopupFrame>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub browser: bool,
+    /// False when the user's bell is off: show the pop-up or browser notification only,
+    /// do not add the item to the bell list.
+    pub bell: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -149,7 +152,9 @@ impl Hub {
         self.lock().get(&(account.to_string(), user.to_string())).map(UserStreams::presence).unwrap_or_default()
     }
 
-    /// Sends new feed items to the user's open tabs; returns the users that have streams.
+    /// Sends new notifications to the user's open tabs, routing pop-ups to the active tab
+    /// and browser notifications to open tabs when none is active; returns the users
+    /// whose unread count changed and who have streams.
     pub fn publish(&self, items: &[FeedItem]) -> Vec<Key> {
         let users = self.lock();
         let mut reached = Vec::new();
@@ -165,12 +170,15 @@ impl Hub {
                     _ => None,
                 };
                 let browser = item.browser && presence.active_tabs == 0;
-                let frame = NotificationFrame { item: dto.clone(), popup, browser };
+                if !item.in_feed && popup.is_none() && !browser {
+                    continue;
+                }
+                let frame = NotificationFrame { item: dto.clone(), popup, browser, bell: item.in_feed };
                 if conn.tx.try_send(StreamMsg::Notification { seq: item.seq, item: Box::new(frame) }).is_err() {
                     tracing::warn!(notification.id = %item.id, "stream buffer full or closed; the tab resumes from Last-Event-ID");
                 }
             }
-            if !reached.contains(&key) {
+            if item.in_feed && !reached.contains(&key) {
                 reached.push(key);
             }
         }

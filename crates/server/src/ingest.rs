@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use tokio::sync::{Notify, mpsc, oneshot};
-use varsel_store::{Inserted, NewEvent, Store};
+use varsel_store::{Bus, BusMsg, Inserted, NewEvent, Store};
 
 /// Most events written in one transaction.
 const MAX_GROUP: usize = 4096;
@@ -24,9 +24,10 @@ pub struct Ingest {
 
 impl Ingest {
     /// Starts the committer task; `wake` is signalled after each commit.
-    pub fn start(store: Arc<dyn Store>, wake: Arc<Notify>) -> Ingest {
+    /// Other nodes hear of new events through `bus`.
+    pub fn start(store: Arc<dyn Store>, wake: Arc<Notify>, bus: Option<Arc<dyn Bus>>, node: String) -> Ingest {
         let (tx, rx) = mpsc::channel::<Job>(8192);
-        tokio::spawn(run(store, rx, wake));
+        tokio::spawn(run(store, rx, wake, bus, node));
         Ingest { tx }
     }
 
@@ -38,7 +39,13 @@ impl Ingest {
     }
 }
 
-async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, wake: Arc<Notify>) {
+async fn run(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Job>,
+    wake: Arc<Notify>,
+    bus: Option<Arc<dyn Bus>>,
+    node: String,
+) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         let mut size = jobs[0].events.len();
@@ -66,6 +73,11 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, wake: Arc<Notif
                     let _ = job.reply.send(Ok(part));
                 }
                 wake.notify_one();
+                if let Some(bus) = &bus
+                    && let Err(e) = bus.publish(&BusMsg::Events { origin: node.clone() }).await
+                {
+                    tracing::warn!(error = %e, "could not tell other nodes of new events");
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, events = all.len(), "event commit failed");

@@ -14,7 +14,8 @@ use varsel_core::model::{Channel, User};
 use varsel_core::prefs::{PrefContext, PrefLayer, profile_for};
 use varsel_core::render::{Person, RenderContext};
 use varsel_core::{Outcome, TypeDef};
-use varsel_store::{Account, ClaimedEvent, DecisionRow, NewNotification, ProcessedBatch, Profile};
+use tokio::sync::mpsc;
+use varsel_store::{Account, BusMsg, ClaimedEvent, DecisionRow, NewNotification, ProcessedBatch, Profile};
 
 use crate::state::AppState;
 
@@ -88,11 +89,22 @@ fn outcome_label(o: Outcome) -> &'static str {
     }
 }
 
-/// Pushes new items to this node's streams, then each reached user's unread count.
+/// Pushes new items to this node's streams and tells the other nodes (if any) to do the same.
 pub async fn push(state: &AppState, items: &[varsel_store::FeedItem]) {
     if items.is_empty() {
         return;
     }
+    push_local(state, items).await;
+    if let Some(bus) = &state.bus {
+        let ids = items.iter().map(|i| i.id.clone()).collect();
+        if let Err(e) = bus.publish(&BusMsg::Feed { origin: state.node_id.clone(), ids }).await {
+            tracing::warn!(error = %e, "could not tell other nodes of new feed items");
+        }
+    }
+}
+
+/// Pushes items to this node's streams, then each reached user's unread count.
+async fn push_local(state: &AppState, items: &[varsel_store::FeedItem]) {
     let reached = state.hub.publish(items);
     let mut by_account: HashMap<&str, Vec<String>> = HashMap::new();
     for (account, user) in &reached {
@@ -283,8 +295,8 @@ async fn process_event(
                 url: b.object.as_ref().and_then(|o| o.url.clone()),
                 count: 1,
                 actor_id: b.actor_id.clone(),
-                popup_sound: decided.popup_sound.filter(|_| decided.outcome(Channel::Popup) == Some(Outcome::Sent)).map(|s| s.as_str().to_string()),
-                browser: decided.outcome(Channel::Browser) == Some(Outcome::Sent),
+                popup_sound: decided.popup_sound.map(|s| s.as_str().to_string()),
+                browser: decided.browser_wanted,
                 in_feed: decided.outcome(Channel::Bell) == Some(Outcome::Sent),
                 created_at: batch.processed_at,
                 deliveries,
@@ -298,4 +310,29 @@ async fn process_event(
         });
     }
     Ok(())
+}
+
+/// Acts on what other nodes say: push their new feed items and unread counts to this
+/// node's streams, and wake the processor for events they accepted.
+pub async fn follow_bus(state: AppState, mut rx: mpsc::Receiver<BusMsg>) {
+    while let Some(msg) = rx.recv().await {
+        if msg.origin() == state.node_id {
+            continue;
+        }
+        match msg {
+            BusMsg::Events { .. } => state.wake.notify_one(),
+            BusMsg::Unread { account, user, .. } => {
+                if state.hub.has_streams(&account, &user) {
+                    match state.store.unread_count(&account, &user).await {
+                        Ok(n) => state.hub.send_unread(&account, &user, n),
+                        Err(e) => tracing::warn!(error = %e, "unread count for the stream failed"),
+                    }
+                }
+            }
+            BusMsg::Feed { ids, .. } => match state.store.feed_by_ids(&ids).await {
+                Ok(items) => push_local(&state, &items).await,
+                Err(e) => tracing::warn!(error = %e, "loading feed items from another node failed"),
+            },
+        }
+    }
 }

@@ -8,7 +8,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::Notify;
 use varsel_core::Catalog;
 use varsel_core::render::Renderer;
-use varsel_store::Store;
+use varsel_store::{Bus, Store};
 
 use crate::auth::Tokens;
 use crate::clock::Clock;
@@ -29,6 +29,10 @@ pub struct Inner {
     pub metrics: PrometheusHandle,
     /// Wakes the event processor.
     pub wake: Arc<Notify>,
+    /// This node's id on the bus.
+    pub node_id: String,
+    /// The bus to other nodes (PostgreSQL), if any.
+    pub bus: Option<Arc<dyn Bus>>,
     /// Accounts known to exist (only ever added: accounts are not deleted).
     pub known_accounts: RwLock<HashSet<String>>,
 }

@@ -11,10 +11,12 @@ use varsel_core::decide::Decision;
 use varsel_core::model::{ObjectRef, Source, Tier, User};
 use varsel_core::prefs::{PrefLayer, ProfileLike};
 
+pub mod bus;
 mod postgres;
 mod shared;
 mod sqlite;
 
+pub use bus::{Bus, BusMsg};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -194,6 +196,8 @@ pub struct FeedItem {
     pub actor_id: Option<String>,
     pub popup_sound: Option<String>,
     pub browser: bool,
+    /// Whether the item is in the bell feed (a pop-up can exist without it).
+    pub in_feed: bool,
     pub created_at: i64,
     pub seen_at: Option<i64>,
     pub read_at: Option<i64>,
@@ -213,6 +217,9 @@ pub struct Trace {
 pub trait Store: Send + Sync + 'static {
     /// Which backend this is: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+
+    /// The bus to other nodes sharing this database (PostgreSQL), if any.
+    fn bus(&self) -> Option<Arc<dyn Bus>>;
 
     // --- directory ---
     async fn upsert_account(&self, id: &str, name: &str, tier: Tier, now: i64) -> Result<Account>;
@@ -238,7 +245,8 @@ pub trait Store: Send + Sync + 'static {
     /// Marks an event failed for this attempt; after `max_attempts` it is given up.
     async fn fail_event(&self, id: &str, error: &str, max_attempts: i64) -> Result<()>;
     /// Writes decisions, notifications, deliveries and mentions and marks the events done,
-    /// in one transaction. Returns the notifications actually inserted (not duplicates).
+    /// in one transaction. Returns the notifications actually inserted (not duplicates),
+    /// in the feed or not.
     async fn complete_events(&self, batch: &ProcessedBatch) -> Result<Vec<FeedItem>>;
     /// The users among `users` already mentioned in `activity`.
     async fn mentioned(&self, account: &str, activity: &str, users: &[String]) -> Result<Vec<String>>;

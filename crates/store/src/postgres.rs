@@ -32,6 +32,10 @@ impl PgStore {
         &self.pool
     }
 
+    fn make_bus(&self) -> Option<std::sync::Arc<dyn crate::Bus>> {
+        Some(std::sync::Arc::new(crate::bus::PgBus::new(self.pool.clone())))
+    }
+
     fn writer(&self) -> &PgPool {
         &self.pool
     }

@@ -16,7 +16,7 @@ pub(crate) fn tier(s: &str) -> varsel_core::model::Tier {
 }
 
 pub(crate) const FEED_COLS: &str = "seq, id, account_id, user_id, type, section, title, body, url, count, actor_id, \
-     popup_sound, browser, created_at, seen_at, read_at";
+     popup_sound, browser, in_feed, created_at, seen_at, read_at";
 
 macro_rules! impl_store {
     ($store:ty, $db:ty) => {
@@ -50,6 +50,7 @@ macro_rules! impl_store {
                 actor_id: r.try_get("actor_id")?,
                 popup_sound: r.try_get("popup_sound")?,
                 browser: r.try_get("browser")?,
+                in_feed: r.try_get("in_feed")?,
                 created_at: r.try_get("created_at")?,
                 seen_at: r.try_get("seen_at")?,
                 read_at: r.try_get("read_at")?,
@@ -103,6 +104,10 @@ macro_rules! impl_store {
         impl Store for $store {
             fn backend(&self) -> &'static str {
                 Self::BACKEND
+            }
+
+            fn bus(&self) -> Option<std::sync::Arc<dyn $crate::Bus>> {
+                self.make_bus()
             }
 
             async fn upsert_account(&self, id: &str, name: &str, tier: Tier, now: i64) -> Result<Account> {
@@ -363,14 +368,13 @@ macro_rules! impl_store {
                             .push_bind(n.in_feed)
                             .push_bind(n.created_at);
                     });
-                    q.push(" ON CONFLICT (account_id, user_id, dedupe_key) DO NOTHING RETURNING in_feed, ");
+                    q.push(" ON CONFLICT (account_id, user_id, dedupe_key) DO NOTHING RETURNING ");
                     q.push(FEED_COLS);
                     for r in q.build().fetch_all(&mut *tx).await? {
-                        let in_feed: bool = r.try_get("in_feed")?;
-                        inserted.push((in_feed, feed_item(&r)?));
+                        inserted.push(feed_item(&r)?);
                     }
                 }
-                let fresh: std::collections::HashSet<&str> = inserted.iter().map(|(_, i)| i.id.as_str()).collect();
+                let fresh: std::collections::HashSet<&str> = inserted.iter().map(|i| i.id.as_str()).collect();
                 let deliveries: Vec<(&str, &str, &str)> = batch
                     .notifications
                     .iter()
@@ -409,7 +413,7 @@ macro_rules! impl_store {
                     q.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
-                Ok(inserted.into_iter().filter(|(f, _)| *f).map(|(_, i)| i).collect())
+                Ok(inserted)
             }
 
             async fn mentioned(&self, account: &str, activity: &str, users: &[String]) -> Result<Vec<String>> {
@@ -482,7 +486,7 @@ macro_rules! impl_store {
                 let mut out = Vec::with_capacity(ids.len());
                 for chunk in ids.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("SELECT ");
-                    q.push(FEED_COLS).push(" FROM notifications WHERE in_feed AND id IN (");
+                    q.push(FEED_COLS).push(" FROM notifications WHERE id IN (");
                     let mut list = q.separated(", ");
                     for id in chunk {
                         list.push_bind(id.clone());

@@ -36,6 +36,11 @@ impl SqliteStore {
         Ok(SqliteStore { writer, reader })
     }
 
+    /// One process owns the file: no other node to tell.
+    fn make_bus(&self) -> Option<std::sync::Arc<dyn crate::Bus>> {
+        None
+    }
+
     fn writer(&self) -> &SqlitePool {
         &self.writer
     }

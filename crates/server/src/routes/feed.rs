@@ -67,11 +67,21 @@ pub async fn get_unread(State(state): State<AppState>, me: UserAuth) -> ApiResul
     Ok(Json(UnreadOut { unread: state.store.unread_count(&me.account, &me.user).await? }))
 }
 
-/// Pushes the new unread count to the user's open tabs.
+/// Pushes the new unread count to the user's open tabs, here and on other nodes.
 async fn push_unread(state: &AppState, me: &UserAuth) -> ApiResult<()> {
     if state.hub.has_streams(&me.account, &me.user) {
         let n = state.store.unread_count(&me.account, &me.user).await?;
         state.hub.send_unread(&me.account, &me.user, n);
+    }
+    if let Some(bus) = &state.bus {
+        let msg = varsel_store::BusMsg::Unread {
+            origin: state.node_id.clone(),
+            account: me.account.clone(),
+            user: me.user.clone(),
+        };
+        if let Err(e) = bus.publish(&msg).await {
+            tracing::warn!(error = %e, "could not tell other nodes of the unread count");
+        }
     }
     Ok(())
 }

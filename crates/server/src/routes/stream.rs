@@ -104,7 +104,7 @@ pub async fn get_stream(
         .iter()
         .map(|i| StreamMsg::Notification {
             seq: i.seq,
-            item: Box::new(NotificationFrame { item: FeedItemDto::from(i), popup: None, browser: false }),
+            item: Box::new(NotificationFrame { item: FeedItemDto::from(i), popup: None, browser: false, bell: true }),
         })
         .collect();
     first.push(StreamMsg::UnreadCount(unread));
