@@ -203,7 +203,11 @@ pub struct CatalogIssue {
 
 impl fmt::Display for CatalogIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}: {}", self.line, self.column, self.field, self.message)
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.line, self.column, self.field, self.message
+        )
     }
 }
 
@@ -234,7 +238,10 @@ impl Positions<'_> {
     fn at(&self, offset: usize) -> (usize, usize) {
         let before = &self.src[..offset.min(self.src.len())];
         let line = before.matches('\n').count() + 1;
-        let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+        let column = before
+            .rfind('\n')
+            .map_or(before.len(), |nl| before.len() - nl - 1)
+            + 1;
         (line, column)
     }
 }
@@ -247,7 +254,12 @@ struct Issues<'a> {
 impl Issues<'_> {
     fn add(&mut self, span: Range<usize>, field: impl Into<String>, message: impl Into<String>) {
         let (line, column) = self.pos.at(span.start);
-        self.list.push(CatalogIssue { line, column, field: field.into(), message: message.into() });
+        self.list.push(CatalogIssue {
+            line,
+            column,
+            field: field.into(),
+            message: message.into(),
+        });
     }
 }
 
@@ -261,20 +273,27 @@ impl Catalog {
 
     /// Parses and validates a catalog file.
     pub fn parse(src: &str) -> Result<Catalog, CatalogError> {
-        let mut issues = Issues { pos: Positions { src }, list: Vec::new() };
+        let mut issues = Issues {
+            pos: Positions { src },
+            list: Vec::new(),
+        };
         let raw: RawCatalog = match toml::from_str(src) {
             Ok(raw) => raw,
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
                 issues.add(span, "catalog", e.message().to_string());
-                return Err(CatalogError { issues: issues.list });
+                return Err(CatalogError {
+                    issues: issues.list,
+                });
             }
         };
         let catalog = build(raw, &mut issues);
         if issues.list.is_empty() {
             Ok(catalog)
         } else {
-            Err(CatalogError { issues: issues.list })
+            Err(CatalogError {
+                issues: issues.list,
+            })
         }
     }
 
@@ -285,7 +304,9 @@ impl Catalog {
 
     /// All types, in file order.
     pub fn types(&self) -> impl Iterator<Item = &TypeDef> {
-        self.sections.iter().flat_map(|s| s.types.iter().filter_map(|t| self.types.get(t)))
+        self.sections
+            .iter()
+            .flat_map(|s| s.types.iter().filter_map(|t| self.types.get(t)))
     }
 
     /// The number of types.
@@ -307,11 +328,19 @@ fn check_localized(
     default_locale: &str,
 ) {
     if !map.get_ref().contains_key(default_locale) {
-        issues.add(map.span(), field, format!("missing text for the default locale `{default_locale}`"));
+        issues.add(
+            map.span(),
+            field,
+            format!("missing text for the default locale `{default_locale}`"),
+        );
     }
     for key in map.get_ref().keys() {
         if !locales.iter().any(|l| l == key) {
-            issues.add(map.span(), field, format!("locale `{key}` is not in `locales`"));
+            issues.add(
+                map.span(),
+                field,
+                format!("locale `{key}` is not in `locales`"),
+            );
         }
     }
 }
@@ -320,24 +349,40 @@ fn check_template(issues: &mut Issues<'_>, map: &Spanned<Localized>, field: &str
     let env = minijinja::Environment::new();
     for (locale, text) in map.get_ref() {
         if let Err(e) = env.template_from_str(text) {
-            issues.add(map.span(), format!("{field}.{locale}"), format!("template error: {e}"));
+            issues.add(
+                map.span(),
+                format!("{field}.{locale}"),
+                format!("template error: {e}"),
+            );
         }
     }
 }
 
 fn build(raw: RawCatalog, issues: &mut Issues<'_>) -> Catalog {
     if raw.version != 1 {
-        issues.add(0..0, "version", format!("unsupported catalog version {} (expected 1)", raw.version));
+        issues.add(
+            0..0,
+            "version",
+            format!("unsupported catalog version {} (expected 1)", raw.version),
+        );
     }
     let locales = raw.locales;
     let default_locale = raw.default_locale;
     if !locales.contains(&default_locale) {
-        issues.add(0..0, "default_locale", format!("`{default_locale}` is not in `locales`"));
+        issues.add(
+            0..0,
+            "default_locale",
+            format!("`{default_locale}` is not in `locales`"),
+        );
     }
     let default_sound = match &raw.default_sound {
         None => Sound::default(),
         Some(s) => Sound::parse(s.get_ref()).unwrap_or_else(|| {
-            issues.add(s.span(), "default_sound", format!("unknown sound `{}`", s.get_ref()));
+            issues.add(
+                s.span(),
+                "default_sound",
+                format!("unknown sound `{}`", s.get_ref()),
+            );
             Sound::default()
         }),
     };
@@ -349,33 +394,63 @@ fn build(raw: RawCatalog, issues: &mut Issues<'_>) -> Catalog {
         let sfield = format!("sections[{si}]");
         let sid = rs.id.get_ref().clone();
         if !valid_id(&sid) {
-            issues.add(rs.id.span(), format!("{sfield}.id"), format!("`{sid}` is not a valid section id"));
+            issues.add(
+                rs.id.span(),
+                format!("{sfield}.id"),
+                format!("`{sid}` is not a valid section id"),
+            );
         }
         if !section_ids.insert(sid.clone()) {
-            issues.add(rs.id.span(), format!("{sfield}.id"), format!("duplicate section `{sid}`"));
+            issues.add(
+                rs.id.span(),
+                format!("{sfield}.id"),
+                format!("duplicate section `{sid}`"),
+            );
         }
-        check_localized(issues, &rs.name, &format!("{sfield}.name"), &locales, &default_locale);
+        check_localized(
+            issues,
+            &rs.name,
+            &format!("{sfield}.name"),
+            &locales,
+            &default_locale,
+        );
         let mut type_ids = Vec::new();
         for (ti, rt) in rs.types.into_iter().enumerate() {
             let tfield = format!("{sfield}.types[{ti}]");
             if let Some(def) = build_type(rt, &sid, &tfield, &locales, &default_locale, issues) {
                 if types.contains_key(&def.id) {
-                    issues.add(0..0, format!("{tfield}.id"), format!("duplicate type `{}`", def.id));
+                    issues.add(
+                        0..0,
+                        format!("{tfield}.id"),
+                        format!("duplicate type `{}`", def.id),
+                    );
                     continue;
                 }
                 type_ids.push(def.id.clone());
                 types.insert(def.id.clone(), def);
             }
         }
-        sections.push(Section { id: sid, name: rs.name.into_inner(), types: type_ids });
+        sections.push(Section {
+            id: sid,
+            name: rs.name.into_inner(),
+            types: type_ids,
+        });
     }
-    Catalog { default_locale, locales, default_sound, sections, types }
+    Catalog {
+        default_locale,
+        locales,
+        default_sound,
+        sections,
+        types,
+    }
 }
 
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
 }
 
 fn build_type(
@@ -390,7 +465,11 @@ fn build_type(
     let id_span = rt.id.span();
     let before = issues.list.len();
     if !valid_id(&id) {
-        issues.add(id_span.clone(), format!("{tfield}.id"), format!("`{id}` is not a valid type id"));
+        issues.add(
+            id_span.clone(),
+            format!("{tfield}.id"),
+            format!("`{id}` is not a valid type id"),
+        );
     }
     if !id.starts_with(&format!("{section}.")) {
         issues.add(
@@ -399,9 +478,19 @@ fn build_type(
             format!("type `{id}` must start with its section id `{section}.`"),
         );
     }
-    for (field, map) in [("name", &rt.name), ("description", &rt.description), ("title", &rt.title), ("body", &rt.body)]
-    {
-        check_localized(issues, map, &format!("{tfield}.{field}"), locales, default_locale);
+    for (field, map) in [
+        ("name", &rt.name),
+        ("description", &rt.description),
+        ("title", &rt.title),
+        ("body", &rt.body),
+    ] {
+        check_localized(
+            issues,
+            map,
+            &format!("{tfield}.{field}"),
+            locales,
+            default_locale,
+        );
     }
     check_template(issues, &rt.title, &format!("{tfield}.title"));
     check_template(issues, &rt.body, &format!("{tfield}.body"));
@@ -423,12 +512,17 @@ fn build_type(
                 }
             }
             if list.get_ref().is_empty() {
-                issues.add(list.span(), format!("{tfield}.channels"), "a type needs at least one channel tab");
+                issues.add(
+                    list.span(),
+                    format!("{tfield}.channels"),
+                    "a type needs at least one channel tab",
+                );
             }
         }
     }
     // Catalog defaults: on everywhere allowed, except mobile (only the user switches it on).
-    let mut defaults: BTreeMap<Tab, bool> = channels.iter().map(|t| (*t, *t != Tab::Mobile)).collect();
+    let mut defaults: BTreeMap<Tab, bool> =
+        channels.iter().map(|t| (*t, *t != Tab::Mobile)).collect();
     if let Some(map) = &rt.defaults {
         for (name, on) in map.get_ref() {
             match Tab::parse(name) {
@@ -440,7 +534,11 @@ fn build_type(
                     format!("{tfield}.defaults.{name}"),
                     format!("`{name}` is not among the type's channels"),
                 ),
-                None => issues.add(map.span(), format!("{tfield}.defaults.{name}"), format!("unknown channel tab `{name}`")),
+                None => issues.add(
+                    map.span(),
+                    format!("{tfield}.defaults.{name}"),
+                    format!("unknown channel tab `{name}`"),
+                ),
             }
         }
     }
@@ -451,34 +549,57 @@ fn build_type(
                 Some(s) => {
                     suppress_sources.insert(s);
                 }
-                None => issues.add(list.span(), format!("{tfield}.suppress_sources"), format!("unknown source `{name}`")),
+                None => issues.add(
+                    list.span(),
+                    format!("{tfield}.suppress_sources"),
+                    format!("unknown source `{name}`"),
+                ),
             }
         }
     }
     if let Some(d) = &rt.digest {
         if crate::model::parse_weekday(&d.get_ref().weekday).is_none() {
-            issues.add(d.span(), format!("{tfield}.digest.weekday"), format!("unknown weekday `{}`", d.get_ref().weekday));
+            issues.add(
+                d.span(),
+                format!("{tfield}.digest.weekday"),
+                format!("unknown weekday `{}`", d.get_ref().weekday),
+            );
         }
         if d.get_ref().hour > 23 {
-            issues.add(d.span(), format!("{tfield}.digest.hour"), "hour must be 0–23");
+            issues.add(
+                d.span(),
+                format!("{tfield}.digest.hour"),
+                "hour must be 0–23",
+            );
         }
     }
     if let Some(b) = &rt.batch
         && b.delay_seconds == 0
     {
-        issues.add(id_span.clone(), format!("{tfield}.batch.delay_seconds"), "must be at least 1");
+        issues.add(
+            id_span.clone(),
+            format!("{tfield}.batch.delay_seconds"),
+            "must be at least 1",
+        );
     }
     let sound = match &rt.sound {
         None => None,
         Some(s) => match Sound::parse(s.get_ref()) {
             Some(sound) => Some(sound),
             None => {
-                issues.add(s.span(), format!("{tfield}.sound"), format!("unknown sound `{}`", s.get_ref()));
+                issues.add(
+                    s.span(),
+                    format!("{tfield}.sound"),
+                    format!("unknown sound `{}`", s.get_ref()),
+                );
                 None
             }
         },
     };
-    if rt.mandatory && rt.audience != Audience::default() && rt.audience.recipients == Resolution::Explicit {
+    if rt.mandatory
+        && rt.audience != Audience::default()
+        && rt.audience.recipients == Resolution::Explicit
+    {
         // Allowed: mandatory types may still be limited to an audience.
     }
     if issues.list.len() != before {
@@ -533,15 +654,18 @@ suppress_sources = ["import"]
         let t = c.get("deals.assigned").unwrap();
         assert_eq!(t.section, "deals");
         assert_eq!(t.channels.len(), 4);
-        assert_eq!(t.defaults[&Tab::Mobile], false);
-        assert_eq!(t.defaults[&Tab::Email], true);
+        assert!(!t.defaults[&Tab::Mobile]);
+        assert!(t.defaults[&Tab::Email]);
         assert!(t.suppress_sources.contains(&Source::Import));
         assert_eq!(t.batch.as_ref().unwrap().delay_seconds, 300);
     }
 
     #[test]
     fn reports_position_and_field_of_semantic_errors() {
-        let bad = MINI.replace("suppress_sources = [\"import\"]", "channels = [\"email\", \"sms\"]");
+        let bad = MINI.replace(
+            "suppress_sources = [\"import\"]",
+            "channels = [\"email\", \"sms\"]",
+        );
         let err = Catalog::parse(&bad).unwrap_err();
         assert_eq!(err.issues.len(), 1, "{err}");
         let issue = &err.issues[0];
@@ -560,7 +684,10 @@ suppress_sources = ["import"]
 
     #[test]
     fn missing_default_locale_text_is_an_error() {
-        let bad = MINI.replace("name = { en = \"Deal assigned\", nb = \"Avtale tildelt\" }", "name = { nb = \"Avtale tildelt\" }");
+        let bad = MINI.replace(
+            "name = { en = \"Deal assigned\", nb = \"Avtale tildelt\" }",
+            "name = { nb = \"Avtale tildelt\" }",
+        );
         let err = Catalog::parse(&bad).unwrap_err();
         assert_eq!(err.issues[0].field, "sections[0].types[0].name");
     }
@@ -585,8 +712,17 @@ suppress_sources = ["import"]
         }
         assert_eq!(c.get("website_visits.contact").unwrap().channels.len(), 1);
         assert!(c.get("account.billing").unwrap().mandatory);
-        assert_eq!(c.get("quotes.paid").unwrap().audience.recipients, Resolution::OwnerOnly);
-        assert_eq!(c.get("conversations.unassigned").unwrap().audience.recipients, Resolution::TeamPrimary);
+        assert_eq!(
+            c.get("quotes.paid").unwrap().audience.recipients,
+            Resolution::OwnerOnly
+        );
+        assert_eq!(
+            c.get("conversations.unassigned")
+                .unwrap()
+                .audience
+                .recipients,
+            Resolution::TeamPrimary
+        );
         assert!(c.get("deals.mention").unwrap().first_mention_only);
     }
 }

@@ -36,6 +36,9 @@ pub struct EventFacts<'a> {
     pub actor_id: Option<&'a str>,
     pub source: Source,
     pub object: Option<&'a ObjectRef>,
+    /// True when a batch's window has closed and its notification goes out now; false
+    /// when the event arrives (batched types are then `scheduled`).
+    pub due: bool,
 }
 
 /// Where the user is right now (the tabs that reported presence).
@@ -78,17 +81,25 @@ pub struct RecipientDecision {
 
 impl RecipientDecision {
     pub fn outcome(&self, channel: Channel) -> Option<Outcome> {
-        self.decisions.iter().find(|d| d.channel == channel).map(|d| d.outcome)
+        self.decisions
+            .iter()
+            .find(|d| d.channel == channel)
+            .map(|d| d.outcome)
     }
 
     /// Whether anything is delivered at all (now or later).
     pub fn delivers(&self) -> bool {
-        self.decisions.iter().any(|d| matches!(d.outcome, Outcome::Sent | Outcome::Scheduled))
+        self.decisions
+            .iter()
+            .any(|d| matches!(d.outcome, Outcome::Sent | Outcome::Scheduled))
     }
 
     /// Whether `channel` is delivered (now or later).
     pub fn delivers_on(&self, channel: Channel) -> bool {
-        matches!(self.outcome(channel), Some(Outcome::Sent | Outcome::Scheduled))
+        matches!(
+            self.outcome(channel),
+            Some(Outcome::Sent | Outcome::Scheduled)
+        )
     }
 }
 
@@ -107,7 +118,12 @@ fn blanket(facts: &EventFacts<'_>, r: &RecipientFacts<'_>) -> Option<String> {
 }
 
 /// Why a sub-channel is off, when its master switch or connection says so.
-fn switch_off(channel: Channel, mandatory: bool, s: &EffectiveSwitches, c: &Connections) -> Option<&'static str> {
+fn switch_off(
+    channel: Channel,
+    mandatory: bool,
+    s: &EffectiveSwitches,
+    c: &Connections,
+) -> Option<&'static str> {
     match channel {
         Channel::Email if !s.email && !mandatory => Some("switch_off:email"),
         Channel::Bell if !s.bell => Some("switch_off:bell"),
@@ -134,11 +150,15 @@ fn presence_miss(channel: Channel, p: Presence) -> Option<&'static str> {
 }
 
 /// Decides every channel for one recipient of one event.
-pub fn decide(catalog: &Catalog, facts: &EventFacts<'_>, r: &RecipientFacts<'_>) -> RecipientDecision {
+pub fn decide(
+    catalog: &Catalog,
+    facts: &EventFacts<'_>,
+    r: &RecipientFacts<'_>,
+) -> RecipientDecision {
     let kind = facts.kind;
     let blanket = blanket(facts, r);
     let switches = r.prefs.switches();
-    let later = kind.is_batched();
+    let later = kind.is_batched() && !facts.due;
     let mut decisions = Vec::with_capacity(Channel::ALL.len());
     let mut popup_sound = None;
     let mut browser_wanted = false;
@@ -150,18 +170,26 @@ pub fn decide(catalog: &Catalog, facts: &EventFacts<'_>, r: &RecipientFacts<'_>)
             } else {
                 match &effective {
                     Err(hidden) => (Outcome::Skipped, hidden.code()),
-                    Ok(e) if !e.on => (Outcome::Skipped, format!("preference:{}", e.source.as_str())),
+                    Ok(e) if !e.on => (
+                        Outcome::Skipped,
+                        format!("preference:{}", e.source.as_str()),
+                    ),
                     Ok(e) => {
                         let why = if e.source == crate::prefs::PrefSource::Mandatory {
                             "mandatory".to_string()
                         } else {
                             format!("preference:{}", e.source.as_str())
                         };
-                        if let Some(off) = switch_off(channel, kind.mandatory, &switches, &r.connections) {
+                        if let Some(off) =
+                            switch_off(channel, kind.mandatory, &switches, &r.connections)
+                        {
                             (Outcome::Skipped, off.to_string())
                         } else {
                             match channel {
-                                Channel::Popup => popup_sound = Some(r.prefs.sound(kind, r.prefs.default_sound(catalog))),
+                                Channel::Popup => {
+                                    popup_sound =
+                                        Some(r.prefs.sound(kind, r.prefs.default_sound(catalog)))
+                                }
                                 Channel::Browser => browser_wanted = true,
                                 _ => {}
                             }
@@ -177,8 +205,17 @@ pub fn decide(catalog: &Catalog, facts: &EventFacts<'_>, r: &RecipientFacts<'_>)
                     }
                 }
             };
-            decisions.push(Decision { tab, channel, outcome, reason });
+            decisions.push(Decision {
+                tab,
+                channel,
+                outcome,
+                reason,
+            });
         }
     }
-    RecipientDecision { decisions, popup_sound, browser_wanted }
+    RecipientDecision {
+        decisions,
+        popup_sound,
+        browser_wanted,
+    }
 }

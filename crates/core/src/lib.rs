@@ -7,6 +7,7 @@ pub mod decide;
 pub mod model;
 pub mod prefs;
 pub mod render;
+pub mod schedule;
 pub mod sound;
 pub mod view;
 

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A settings tab (SPEC §2). Types list the tabs they may be delivered on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Tab {
     Email,
@@ -50,7 +52,9 @@ impl fmt::Display for Tab {
 }
 
 /// A delivery channel: a tab or one of its sub-channels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Email,
@@ -63,8 +67,15 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub const ALL: [Channel; 7] =
-        [Channel::Email, Channel::Bell, Channel::Popup, Channel::Browser, Channel::Slack, Channel::Teams, Channel::Mobile];
+    pub const ALL: [Channel; 7] = [
+        Channel::Email,
+        Channel::Bell,
+        Channel::Popup,
+        Channel::Browser,
+        Channel::Slack,
+        Channel::Teams,
+        Channel::Mobile,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -93,7 +104,20 @@ impl Channel {
 }
 
 /// Where an event came from (SPEC §1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     #[default]
@@ -106,8 +130,14 @@ pub enum Source {
 }
 
 impl Source {
-    pub const ALL: [Source; 6] =
-        [Source::Ui, Source::Api, Source::Import, Source::Workflow, Source::System, Source::Integration];
+    pub const ALL: [Source; 6] = [
+        Source::Ui,
+        Source::Api,
+        Source::Import,
+        Source::Workflow,
+        Source::System,
+        Source::Integration,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -147,7 +177,14 @@ impl Tier {
     }
 
     pub fn parse(s: &str) -> Option<Tier> {
-        [Tier::Free, Tier::Starter, Tier::Professional, Tier::Enterprise].into_iter().find(|t| t.as_str() == s)
+        [
+            Tier::Free,
+            Tier::Starter,
+            Tier::Professional,
+            Tier::Enterprise,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
     }
 
     /// Only professional and enterprise accounts may set account defaults and profiles (SPEC §2).
@@ -221,7 +258,9 @@ impl User {
 pub fn valid_host_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-'))
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-'))
 }
 
 /// `mon` … `sun` → chrono weekday.

@@ -53,7 +53,10 @@ impl PrefLayer {
     }
 
     pub fn set(&mut self, tab: Tab, type_id: &str, on: bool) {
-        self.types.entry(tab).or_default().insert(type_id.to_string(), on);
+        self.types
+            .entry(tab)
+            .or_default()
+            .insert(type_id.to_string(), on);
     }
 }
 
@@ -140,7 +143,11 @@ pub fn audience_miss(t: &TypeDef, user: &User) -> Option<String> {
 impl<'a> PrefContext<'a> {
     /// The layers in precedence order, with their source.
     fn layers(&self) -> [(Option<&'a PrefLayer>, PrefSource); 3] {
-        [(self.own, PrefSource::User), (self.profile, PrefSource::Profile), (self.account, PrefSource::Account)]
+        [
+            (self.own, PrefSource::User),
+            (self.profile, PrefSource::Profile),
+            (self.account, PrefSource::Account),
+        ]
     }
 
     /// SPEC §2 steps 1–7 for one (type, tab).
@@ -149,7 +156,11 @@ impl<'a> PrefContext<'a> {
             return Err(Hidden::ChannelNotAllowed);
         }
         if t.mandatory {
-            return Ok(Effective { on: true, source: PrefSource::Mandatory, locked: true });
+            return Ok(Effective {
+                on: true,
+                source: PrefSource::Mandatory,
+                locked: true,
+            });
         }
         if let Some(user) = self.user
             && let Some(miss) = audience_miss(t, user)
@@ -158,15 +169,26 @@ impl<'a> PrefContext<'a> {
         }
         for (layer, source) in self.layers() {
             if let Some(on) = layer.and_then(|l| l.get(tab, &t.id)) {
-                return Ok(Effective { on, source, locked: false });
+                return Ok(Effective {
+                    on,
+                    source,
+                    locked: false,
+                });
             }
         }
         let on = t.defaults.get(&tab).copied().unwrap_or(false);
-        Ok(Effective { on, source: PrefSource::Catalog, locked: false })
+        Ok(Effective {
+            on,
+            source: PrefSource::Catalog,
+            locked: false,
+        })
     }
 
     fn switch(&self, pick: impl Fn(&Switches) -> Option<bool>, builtin: bool) -> bool {
-        self.layers().iter().find_map(|(l, _)| l.and_then(|l| pick(&l.switches))).unwrap_or(builtin)
+        self.layers()
+            .iter()
+            .find_map(|(l, _)| l.and_then(|l| pick(&l.switches)))
+            .unwrap_or(builtin)
     }
 
     /// The effective master switches of every tab.
@@ -222,7 +244,11 @@ pub fn profile_for<'p, P: ProfileLike>(profiles: &'p [P], user: &User) -> Option
     profiles
         .iter()
         .find(|p| p.user_ids().iter().any(|u| u == &user.id))
-        .or_else(|| profiles.iter().find(|p| p.roles().iter().any(|r| user.has_role(r))))
+        .or_else(|| {
+            profiles
+                .iter()
+                .find(|p| p.roles().iter().any(|r| user.has_role(r)))
+        })
 }
 
 /// What [`profile_for`] needs of a stored profile.

@@ -41,7 +41,9 @@ pub struct Renderer {
 
 impl std::fmt::Debug for Renderer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Renderer").field("default_locale", &self.default_locale).finish()
+        f.debug_struct("Renderer")
+            .field("default_locale", &self.default_locale)
+            .finish()
     }
 }
 
@@ -63,14 +65,26 @@ impl Renderer {
                 }
             }
         }
-        Renderer { env, default_locale: catalog.default_locale.clone() }
+        Renderer {
+            env,
+            default_locale: catalog.default_locale.clone(),
+        }
     }
 
-    fn one(&self, type_id: &str, field: &str, locale: &str, ctx: &RenderContext<'_>) -> Option<String> {
+    fn one(
+        &self,
+        type_id: &str,
+        field: &str,
+        locale: &str,
+        ctx: &RenderContext<'_>,
+    ) -> Option<String> {
         let tmpl = self
             .env
             .get_template(&key(type_id, field, locale))
-            .or_else(|_| self.env.get_template(&key(type_id, field, &self.default_locale)))
+            .or_else(|_| {
+                self.env
+                    .get_template(&key(type_id, field, &self.default_locale))
+            })
             .ok()?;
         tmpl.render(ctx).ok().map(|s| s.trim().to_string())
     }
@@ -78,7 +92,9 @@ impl Renderer {
     /// Renders a type's title and body. Never fails: a broken template yields the type id.
     pub fn render(&self, type_id: &str, locale: &str, ctx: &RenderContext<'_>) -> Rendered {
         Rendered {
-            title: self.one(type_id, "title", locale, ctx).unwrap_or_else(|| type_id.to_string()),
+            title: self
+                .one(type_id, "title", locale, ctx)
+                .unwrap_or_else(|| type_id.to_string()),
             body: self.one(type_id, "body", locale, ctx).unwrap_or_default(),
         }
     }

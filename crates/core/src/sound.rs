@@ -20,8 +20,15 @@ pub enum Sound {
 }
 
 impl Sound {
-    pub const ALL: [Sound; 7] =
-        [Sound::Chime, Sound::Bell, Sound::Pop, Sound::Ding, Sound::Marimba, Sound::Knock, Sound::None];
+    pub const ALL: [Sound; 7] = [
+        Sound::Chime,
+        Sound::Bell,
+        Sound::Pop,
+        Sound::Ding,
+        Sound::Marimba,
+        Sound::Knock,
+        Sound::None,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

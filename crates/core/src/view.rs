@@ -95,7 +95,11 @@ pub struct PreferencesView {
 /// Whether the view is a user's (with sources) or an admin layer's (without).
 #[derive(Debug, Clone, Copy)]
 pub enum ViewOf<'a> {
-    User { slack_connected: bool, teams_connected: bool, user: &'a User },
+    User {
+        slack_connected: bool,
+        teams_connected: bool,
+        user: &'a User,
+    },
     Defaults,
 }
 
@@ -111,31 +115,58 @@ pub fn build_view(catalog: &Catalog, ctx: &PrefContext<'_>, of: ViewOf<'_>) -> P
                 let sound = (tab == Tab::Desktop).then(|| ctx.sound(t, default_sound));
                 Some((
                     t.id.clone(),
-                    TypeSetting { on: e.on, source: is_user.then_some(e.source), locked: e.locked, sound },
+                    TypeSetting {
+                        on: e.on,
+                        source: is_user.then_some(e.source),
+                        locked: e.locked,
+                        sound,
+                    },
                 ))
             })
             .collect()
     };
     let s = ctx.switches();
     let (slack_connected, teams_connected) = match of {
-        ViewOf::User { slack_connected, teams_connected, .. } => (slack_connected, teams_connected),
+        ViewOf::User {
+            slack_connected,
+            teams_connected,
+            ..
+        } => (slack_connected, teams_connected),
         ViewOf::Defaults => (false, false),
     };
     PreferencesView {
         tabs: TabsView {
-            email: EmailTabView { enabled: s.email, types: types_for(Tab::Email) },
+            email: EmailTabView {
+                enabled: s.email,
+                types: types_for(Tab::Email),
+            },
             desktop: DesktopTabView {
-                bell: BellView { enabled: s.bell, favicon_dot: s.favicon_dot },
-                popup: PopupView { enabled: s.popup, sound: default_sound },
+                bell: BellView {
+                    enabled: s.bell,
+                    favicon_dot: s.favicon_dot,
+                },
+                popup: PopupView {
+                    enabled: s.popup,
+                    sound: default_sound,
+                },
                 browser: Toggle { enabled: s.browser },
                 types: types_for(Tab::Desktop),
             },
             other_apps: OtherAppsTabView {
-                slack: AppView { enabled: s.slack, connected: slack_connected },
-                teams: AppView { enabled: s.teams, connected: teams_connected },
+                slack: AppView {
+                    enabled: s.slack,
+                    connected: slack_connected,
+                },
+                teams: AppView {
+                    enabled: s.teams,
+                    connected: teams_connected,
+                },
                 types: types_for(Tab::OtherApps),
             },
-            mobile: MobileTabView { enabled: is_user.then_some(s.mobile), types: types_for(Tab::Mobile) },
+            mobile: MobileTabView {
+                enabled: is_user.then_some(s.mobile),
+                types: types_for(Tab::Mobile),
+            },
         },
     }
 }
@@ -246,7 +277,10 @@ pub struct PatchError {
 }
 
 fn err(field: String, message: impl Into<String>) -> PatchError {
-    PatchError { field, message: message.into() }
+    PatchError {
+        field,
+        message: message.into(),
+    }
 }
 
 /// Who edits the layer: the user (audience applies, mobile switch allowed) or an admin.
@@ -265,7 +299,9 @@ fn apply_types(
 ) -> Result<(), PatchError> {
     for (id, p) in patches {
         let field = format!("tabs.{tab}.types.{id}");
-        let t = catalog.get(id).ok_or_else(|| err(field.clone(), "unknown notification type"))?;
+        let t = catalog
+            .get(id)
+            .ok_or_else(|| err(field.clone(), "unknown notification type"))?;
         let probe = PrefContext {
             user: match editor {
                 Editor::User(u) => Some(u),
@@ -276,14 +312,21 @@ fn apply_types(
             account: None,
         };
         match probe.effective(t, tab) {
-            Err(Hidden::ChannelNotAllowed) => return Err(err(field, format!("this type is not delivered on {tab}"))),
-            Err(Hidden::Audience(_)) => return Err(err(field, "this type is not available to this user")),
+            Err(Hidden::ChannelNotAllowed) => {
+                return Err(err(field, format!("this type is not delivered on {tab}")));
+            }
+            Err(Hidden::Audience(_)) => {
+                return Err(err(field, "this type is not available to this user"));
+            }
             Ok(_) => {}
         }
         if let Some(on) = p.on {
             if t.mandatory {
                 if !on {
-                    return Err(err(field, "this type is mandatory and cannot be turned off"));
+                    return Err(err(
+                        field,
+                        "this type is mandatory and cannot be turned off",
+                    ));
                 }
             } else {
                 layer.set(tab, id, on);
@@ -291,7 +334,10 @@ fn apply_types(
         }
         if let Some(sound) = p.sound {
             if tab != Tab::Desktop {
-                return Err(err(format!("{field}.sound"), "sounds are set on the desktop tab"));
+                return Err(err(
+                    format!("{field}.sound"),
+                    "sounds are set on the desktop tab",
+                ));
             }
             layer.sounds.insert(id.clone(), sound);
         }
@@ -339,15 +385,30 @@ pub fn apply_patch(
         && let Some(v) = m.enabled
     {
         if matches!(editor, Editor::Admin) {
-            return Err(err("tabs.mobile.enabled".into(), "only the user can switch mobile notifications on or off"));
+            return Err(err(
+                "tabs.mobile.enabled".into(),
+                "only the user can switch mobile notifications on or off",
+            ));
         }
         sw.mobile = Some(v);
     }
     let lists = [
-        (Tab::Email, tabs.email.as_ref().and_then(|t| t.types.as_ref())),
-        (Tab::Desktop, tabs.desktop.as_ref().and_then(|t| t.types.as_ref())),
-        (Tab::OtherApps, tabs.other_apps.as_ref().and_then(|t| t.types.as_ref())),
-        (Tab::Mobile, tabs.mobile.as_ref().and_then(|t| t.types.as_ref())),
+        (
+            Tab::Email,
+            tabs.email.as_ref().and_then(|t| t.types.as_ref()),
+        ),
+        (
+            Tab::Desktop,
+            tabs.desktop.as_ref().and_then(|t| t.types.as_ref()),
+        ),
+        (
+            Tab::OtherApps,
+            tabs.other_apps.as_ref().and_then(|t| t.types.as_ref()),
+        ),
+        (
+            Tab::Mobile,
+            tabs.mobile.as_ref().and_then(|t| t.types.as_ref()),
+        ),
     ];
     for (tab, list) in lists {
         if let Some(list) = list {
@@ -360,7 +421,12 @@ pub fn apply_patch(
 /// "Turn off all topics" on a tab: every non-mandatory type the user sees there is set
 /// off explicitly.
 pub fn turn_off_all(layer: &mut PrefLayer, catalog: &Catalog, tab: Tab, user: Option<&User>) {
-    let probe = PrefContext { user, own: None, profile: None, account: None };
+    let probe = PrefContext {
+        user,
+        own: None,
+        profile: None,
+        account: None,
+    };
     for t in catalog.types() {
         if let Ok(e) = probe.effective(t, tab)
             && !e.locked
@@ -376,4 +442,30 @@ pub fn reset(layer: &mut PrefLayer) {
     let mobile = layer.switches.mobile;
     *layer = PrefLayer::default();
     layer.switches.mobile = mobile;
+}
+
+/// How many settings differ between two views (checkboxes, switches, sounds), ignoring
+/// where a value comes from: what a user notices when defaults change.
+pub fn changed_settings(a: &PreferencesView, b: &PreferencesView) -> usize {
+    fn walk(a: &serde_json::Value, b: &serde_json::Value) -> usize {
+        use serde_json::Value::Object;
+        match (a, b) {
+            (Object(x), Object(y)) => {
+                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                keys.into_iter()
+                    .filter(|k| k.as_str() != "source")
+                    .map(|k| {
+                        walk(
+                            x.get(k).unwrap_or(&serde_json::Value::Null),
+                            y.get(k).unwrap_or(&serde_json::Value::Null),
+                        )
+                    })
+                    .sum()
+            }
+            (x, y) => usize::from(x != y),
+        }
+    }
+    let a = serde_json::to_value(a).unwrap_or_default();
+    let b = serde_json::to_value(b).unwrap_or_default();
+    walk(&a, &b)
 }

@@ -13,11 +13,16 @@ fn catalog() -> &'static Catalog {
 }
 
 fn user(roles: &[&str], perms: &[&str], flag: bool) -> User {
-    let mut u = User { id: "u1".into(), locale: "en".into(), ..Default::default() };
+    let mut u = User {
+        id: "u1".into(),
+        locale: "en".into(),
+        ..Default::default()
+    };
     u.roles = roles.iter().map(|s| s.to_string()).collect();
     u.permissions = perms.iter().map(|s| s.to_string()).collect();
     if flag {
-        u.flags.insert("visited_inbox".into(), serde_json::json!(true));
+        u.flags
+            .insert("visited_inbox".into(), serde_json::json!(true));
     }
     u
 }
@@ -47,7 +52,9 @@ fn expected(
     }
     let a = &t.audience;
     let passes = a.role.as_ref().is_none_or(|r| u.roles.contains(r))
-        && a.permission.as_ref().is_none_or(|p| u.permissions.contains(p))
+        && a.permission
+            .as_ref()
+            .is_none_or(|p| u.permissions.contains(p))
         && a.flag.as_ref().is_none_or(|f| u.flags.contains_key(f));
     if !passes {
         return Err("audience");
@@ -117,7 +124,7 @@ proptest! {
         own.switches.popup = Some(popup_switch);
         let ctx = PrefContext { user: Some(&u), own: Some(&own), profile: None, account: None };
         let presence = Presence { open_tabs: usize::from(open || active), active_tabs: usize::from(active) };
-        let facts = EventFacts { kind: t, actor_id: Some("someone-else"), source: Source::Ui, object: None };
+        let facts = EventFacts { kind: t, actor_id: Some("someone-else"), source: Source::Ui, object: None, due: false };
         let r = RecipientFacts { user: &u, prefs: ctx, first_mention: true, presence, connections: Connections::default() };
         let d = decide(catalog(), &facts, &r);
         prop_assert_eq!(d.decisions.len(), 7);
@@ -137,13 +144,29 @@ proptest! {
 }
 
 fn facts_for<'a>(t: &'a varsel_core::TypeDef, actor: &'a str, source: Source) -> EventFacts<'a> {
-    EventFacts { kind: t, actor_id: Some(actor), source, object: None }
+    EventFacts {
+        kind: t,
+        actor_id: Some(actor),
+        source,
+        object: None,
+        due: false,
+    }
 }
 
-fn decide_for(type_id: &str, actor: &str, source: Source, first_mention: bool) -> varsel_core::decide::RecipientDecision {
+fn decide_for(
+    type_id: &str,
+    actor: &str,
+    source: Source,
+    first_mention: bool,
+) -> varsel_core::decide::RecipientDecision {
     let t = catalog().get(type_id).unwrap();
     let u = user(&[], &[], true);
-    let ctx = PrefContext { user: Some(&u), own: None, profile: None, account: None };
+    let ctx = PrefContext {
+        user: Some(&u),
+        own: None,
+        profile: None,
+        account: None,
+    };
     let r = RecipientFacts {
         user: &u,
         prefs: ctx,
@@ -155,19 +178,33 @@ fn decide_for(type_id: &str, actor: &str, source: Source, first_mention: bool) -
 }
 
 fn all_skipped_with(d: &varsel_core::decide::RecipientDecision, reason: &str) -> bool {
-    d.decisions.iter().all(|x| x.outcome == Outcome::Skipped && x.reason == reason)
+    d.decisions
+        .iter()
+        .all(|x| x.outcome == Outcome::Skipped && x.reason == reason)
 }
 
 #[test]
 fn the_actor_is_never_notified() {
-    assert!(all_skipped_with(&decide_for("deals.mention", "u1", Source::Ui, true), "self_notification"));
+    assert!(all_skipped_with(
+        &decide_for("deals.mention", "u1", Source::Ui, true),
+        "self_notification"
+    ));
 }
 
 #[test]
 fn imports_and_api_sources_are_suppressed_where_the_catalog_says() {
-    assert!(all_skipped_with(&decide_for("deals.assigned", "x", Source::Import, true), "source:import"));
-    assert!(all_skipped_with(&decide_for("tasks.assigned", "x", Source::Api, true), "source:api"));
-    assert!(all_skipped_with(&decide_for("comments.mention", "x", Source::Api, true), "source:api"));
+    assert!(all_skipped_with(
+        &decide_for("deals.assigned", "x", Source::Import, true),
+        "source:import"
+    ));
+    assert!(all_skipped_with(
+        &decide_for("tasks.assigned", "x", Source::Api, true),
+        "source:api"
+    ));
+    assert!(all_skipped_with(
+        &decide_for("comments.mention", "x", Source::Api, true),
+        "source:api"
+    ));
     // An API-created deal assignment does notify (only tasks are suppressed).
     assert!(decide_for("deals.assigned", "x", Source::Api, true).delivers());
 }
@@ -175,7 +212,10 @@ fn imports_and_api_sources_are_suppressed_where_the_catalog_says() {
 #[test]
 fn only_the_first_mention_notifies() {
     assert!(decide_for("crm.mention", "x", Source::Ui, true).delivers_on(Channel::Bell));
-    assert!(all_skipped_with(&decide_for("crm.mention", "x", Source::Ui, false), "repeat_mention"));
+    assert!(all_skipped_with(
+        &decide_for("crm.mention", "x", Source::Ui, false),
+        "repeat_mention"
+    ));
 }
 
 #[test]
@@ -192,11 +232,25 @@ fn assignments_are_scheduled_and_others_sent() {
 fn popup_carries_the_type_sound_or_the_users_choice() {
     let t = catalog().get("login_alert.risky_login").unwrap();
     let u = user(&[], &[], false);
-    let presence = Presence { open_tabs: 1, active_tabs: 1 };
+    let presence = Presence {
+        open_tabs: 1,
+        active_tabs: 1,
+    };
     let mut own = PrefLayer::default();
     let run = |own: &PrefLayer| {
-        let ctx = PrefContext { user: Some(&u), own: Some(own), profile: None, account: None };
-        let r = RecipientFacts { user: &u, prefs: ctx, first_mention: true, presence, connections: Connections::default() };
+        let ctx = PrefContext {
+            user: Some(&u),
+            own: Some(own),
+            profile: None,
+            account: None,
+        };
+        let r = RecipientFacts {
+            user: &u,
+            prefs: ctx,
+            first_mention: true,
+            presence,
+            connections: Connections::default(),
+        };
         decide(catalog(), &facts_for(t, "x", Source::System), &r).popup_sound
     };
     assert_eq!(run(&own), Some(varsel_core::Sound::Knock));

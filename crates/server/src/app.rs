@@ -38,7 +38,8 @@ pub fn load_catalog(cfg: &Config) -> anyhow::Result<Catalog> {
     if cfg.catalog.is_empty() {
         return Ok(Catalog::builtin());
     }
-    let src = std::fs::read_to_string(&cfg.catalog).with_context(|| format!("reading catalog {}", cfg.catalog))?;
+    let src = std::fs::read_to_string(&cfg.catalog)
+        .with_context(|| format!("reading catalog {}", cfg.catalog))?;
     Catalog::parse(&src).map_err(|e| anyhow::anyhow!("catalog {}:\n{e}", cfg.catalog))
 }
 
@@ -50,14 +51,32 @@ pub struct Running {
 }
 
 /// Builds the state from an open store.
-pub fn build_state(cfg: Config, store: Arc<dyn Store>, catalog: Catalog, clock: Arc<dyn Clock>) -> AppState {
-    let secret = if cfg.token_secret.is_empty() { random_hex(32) } else { cfg.token_secret.clone() };
+pub fn build_state(
+    cfg: Config,
+    store: Arc<dyn Store>,
+    catalog: Catalog,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<AppState> {
+    let secret = if cfg.token_secret.is_empty() {
+        random_hex(32)
+    } else {
+        cfg.token_secret.clone()
+    };
     let wake = Arc::new(Notify::new());
     let node_id = format!("node_{}", random_hex(6));
     let bus = store.bus();
     let ingest = Ingest::start(store.clone(), wake.clone(), bus.clone(), node_id.clone());
     let api_key = (!cfg.api_key.is_empty()).then(|| cfg.api_key.clone());
-    AppState(Arc::new(Inner {
+    let mailer =
+        crate::mailer::Mailer::from_config(&cfg.smtp_url, cfg.smtp_timeout_seconds, store.clone())
+            .map_err(|e| anyhow::anyhow!("configuration setting `smtp_url`: {e}"))?;
+    let templates =
+        (!cfg.email_templates.is_empty()).then(|| std::path::PathBuf::from(&cfg.email_templates));
+    let email_templates = varsel_delivery::email::EmailTemplates::load(templates)?;
+    Ok(AppState(Arc::new(Inner {
+        jobs_wake: Arc::new(Notify::new()),
+        mailer,
+        email_templates,
         renderer: Renderer::new(&catalog),
         catalog: Arc::new(catalog),
         hub: Hub::default(),
@@ -72,7 +91,7 @@ pub fn build_state(cfg: Config, store: Arc<dyn Store>, catalog: Catalog, clock: 
         bus,
         store,
         config: cfg,
-    }))
+    })))
 }
 
 /// Opens the store, starts the workers and serves HTTP on `listener`.
@@ -82,26 +101,39 @@ pub async fn start_on(
     clock: Option<Arc<dyn Clock>>,
 ) -> anyhow::Result<Running> {
     let catalog = load_catalog(&cfg)?;
-    let store = varsel_store::connect(&cfg.database_url).await.context("opening the database")?;
+    let store = varsel_store::connect(&cfg.database_url)
+        .await
+        .context("opening the database")?;
     let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
-    let state = build_state(cfg, store, catalog, clock);
+    let state = build_state(cfg, store, catalog, clock)?;
     if let Some(bus) = &state.bus {
-        let rx = bus.subscribe().await.context("listening on the PostgreSQL bus")?;
-        tokio::spawn(crate::processor::follow_bus(state.clone(), rx));
+        let rx = bus
+            .subscribe()
+            .await
+            .context("listening on the PostgreSQL bus")?;
+        tokio::spawn(crate::fanout::follow_bus(state.clone(), rx));
     }
     tokio::spawn(crate::processor::run(state.clone()));
-    let app = crate::routes::router(state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+    tokio::spawn(crate::jobs::run(state.clone()));
+    let app =
+        crate::routes::router(state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
     let addr = listener.local_addr()?;
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "http server stopped");
         }
     });
-    Ok(Running { addr, state, server })
+    Ok(Running {
+        addr,
+        state,
+        server,
+    })
 }
 
 /// Binds `cfg.listen` and starts.
 pub async fn start(cfg: Config) -> anyhow::Result<Running> {
-    let listener = TcpListener::bind(&cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+    let listener = TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
     start_on(cfg, listener, None).await
 }

@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use varsel_core::model::valid_host_id;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -32,17 +33,37 @@ impl Tokens {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Tokens { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+        // Expiry is checked against Varsel's clock (see `verify`), not the system's.
+        validation.validate_exp = false;
+        Tokens {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
     }
 
     pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(ApiError::internal)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(ApiError::internal)
     }
 
-    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+    /// Checks the signature, the claims and the expiry at `now_s` (Unix seconds).
+    pub fn verify(&self, token: &str, now_s: i64) -> Result<Claims, ApiError> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|d| d.claims)
-            .map_err(|e| ApiError::unauthorized(format!("invalid user token: {e}")))
+            .map_err(|e| ApiError::unauthorized(format!("invalid user token: {e}")))?;
+        if claims.exp + (self.validation.leeway as i64) < now_s {
+            return Err(ApiError::unauthorized(
+                "invalid user token: ExpiredSignature",
+            ));
+        }
+        // Claims end up in queries: ids the host could never have created are refused here.
+        if !valid_host_id(&claims.sub) || !valid_host_id(&claims.account) {
+            return Err(ApiError::unauthorized(
+                "invalid user token: `sub` and `account` must be ids of 1–128 [A-Za-z0-9._:@-]",
+            ));
+        }
+        Ok(claims)
     }
 }
 
@@ -52,7 +73,13 @@ pub fn hash_key(key: &str) -> String {
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
 }
 
 /// A caller: the host's server (API key) or a signed-in user.
@@ -65,7 +92,9 @@ pub enum Caller {
 /// A user token in the query string is accepted only where `EventSource` needs it.
 fn query_token(parts: &Parts) -> Option<String> {
     let q = parts.uri.query()?;
-    q.split('&').find_map(|kv| kv.strip_prefix("token=")).map(|t| t.to_string())
+    q.split('&')
+        .find_map(|kv| kv.strip_prefix("token="))
+        .map(|t| t.to_string())
 }
 
 async fn is_api_key(state: &AppState, token: &str) -> Result<bool, ApiError> {
@@ -91,13 +120,20 @@ async fn caller(parts: &Parts, state: &AppState, allow_query: bool) -> Result<Ca
         None if allow_query && parts.uri.path() == "/v1/me/stream" => {
             query_token(parts).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?
         }
-        None => return Err(ApiError::unauthorized("missing bearer token (Authorization: Bearer …)")),
+        None => {
+            return Err(ApiError::unauthorized(
+                "missing bearer token (Authorization: Bearer …)",
+            ));
+        }
     };
     if is_api_key(state, &token).await? {
         return Ok(Caller::Server);
     }
-    let claims = state.tokens.verify(&token)?;
-    Ok(Caller::User { account: claims.account, user: claims.sub })
+    let claims = state.tokens.verify(&token, state.now() / 1000)?;
+    Ok(Caller::User {
+        account: claims.account,
+        user: claims.sub,
+    })
 }
 
 /// Requires an API key.
@@ -108,7 +144,10 @@ impl FromRequestParts<AppState> for ServerKey {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match caller(parts, state, false).await? {
             Caller::Server => Ok(ServerKey),
-            Caller::User { .. } => Err(ApiError::forbidden("api_key_required", "this call needs an API key")),
+            Caller::User { .. } => Err(ApiError::forbidden(
+                "api_key_required",
+                "this call needs an API key",
+            )),
         }
     }
 }
@@ -125,7 +164,10 @@ impl FromRequestParts<AppState> for UserAuth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match caller(parts, state, true).await? {
             Caller::User { account, user } => Ok(UserAuth { account, user }),
-            Caller::Server => Err(ApiError::forbidden("user_token_required", "this call needs a user token")),
+            Caller::Server => Err(ApiError::forbidden(
+                "user_token_required",
+                "this call needs a user token",
+            )),
         }
     }
 }

@@ -21,6 +21,14 @@ pub struct Config {
     pub catalog: String,
     pub smtp_url: String,
     pub public_url: String,
+    pub email_from: String,
+    pub email_templates: String,
+    pub email_daily_cap: i64,
+    pub smtp_timeout_seconds: u64,
+    pub job_lease_seconds: i64,
+    pub job_max_attempts: i64,
+    pub job_retry_base_seconds: f64,
+    pub job_retry_max_seconds: f64,
     pub max_body_bytes: usize,
     pub process_batch: i64,
     pub process_lease_seconds: i64,
@@ -35,11 +43,19 @@ pub enum ConfigError {
     #[error("configuration: {0}")]
     Load(String),
     #[error("configuration setting `{setting}` (VARSEL_{env}): {message}")]
-    Invalid { setting: &'static str, env: String, message: String },
+    Invalid {
+        setting: &'static str,
+        env: String,
+        message: String,
+    },
 }
 
 fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { setting, env: setting.to_uppercase(), message: message.into() }
+    ConfigError::Invalid {
+        setting,
+        env: setting.to_uppercase(),
+        message: message.into(),
+    }
 }
 
 impl Config {
@@ -48,30 +64,51 @@ impl Config {
         let mut fig = Figment::from(Toml::string(DEFAULT_TOML));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(ConfigError::Load(format!("file {} does not exist", path.display())));
+                return Err(ConfigError::Load(format!(
+                    "file {} does not exist",
+                    path.display()
+                )));
             }
             fig = fig.merge(Toml::file(path));
         }
         fig = fig.merge(Env::prefixed("VARSEL_").ignore(&["test_database_url"]));
-        let cfg: Config = fig.extract().map_err(|e| ConfigError::Load(e.to_string()))?;
+        let cfg: Config = fig
+            .extract()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// The base of links to this server (emails, demo output).
+    pub fn base_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.public_url.trim_end_matches('/').to_string()
+        }
     }
 
     /// The built-in defaults alone (tests start from these).
     pub fn defaults() -> Config {
         // The embedded file is checked by a unit test.
         #[allow(clippy::expect_used)]
-        Figment::from(Toml::string(DEFAULT_TOML)).extract().expect("embedded default config is valid")
+        Figment::from(Toml::string(DEFAULT_TOML))
+            .extract()
+            .expect("embedded default config is valid")
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.listen.parse::<SocketAddr>().map_err(|e| invalid("listen", format!("not an address:port ({e})")))?;
+        self.listen
+            .parse::<SocketAddr>()
+            .map_err(|e| invalid("listen", format!("not an address:port ({e})")))?;
         if !(self.database_url.starts_with("sqlite:")
             || self.database_url.starts_with("postgres://")
             || self.database_url.starts_with("postgresql://"))
         {
-            return Err(invalid("database_url", "must start with sqlite: or postgres://"));
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite: or postgres://",
+            ));
         }
         if !self.token_secret.is_empty() && self.token_secret.len() < 32 {
             return Err(invalid("token_secret", "must be at least 32 characters"));
@@ -91,13 +128,44 @@ impl Config {
         if self.process_max_attempts < 1 {
             return Err(invalid("process_max_attempts", "must be at least 1"));
         }
+        if !self.email_from.contains('@') {
+            return Err(invalid(
+                "email_from",
+                "must be an address, e.g. Varsel <varsel@example.com>",
+            ));
+        }
+        if self.email_daily_cap < 1 {
+            return Err(invalid("email_daily_cap", "must be at least 1"));
+        }
+        if self.job_lease_seconds < 1 || self.job_max_attempts < 1 {
+            return Err(invalid(
+                "job_lease_seconds",
+                "job_lease_seconds and job_max_attempts must be at least 1",
+            ));
+        }
+        if !(self.job_retry_base_seconds > 0.0
+            && self.job_retry_max_seconds >= self.job_retry_base_seconds)
+        {
+            return Err(invalid(
+                "job_retry_base_seconds",
+                "must be > 0 and at most job_retry_max_seconds",
+            ));
+        }
+        if !self.email_templates.is_empty() && !Path::new(&self.email_templates).is_dir() {
+            return Err(invalid("email_templates", "must be a directory"));
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(invalid("log_format", "must be text or json"));
         }
         if !self.smtp_url.is_empty()
-            && !["smtp://", "smtps://", "smtp+starttls://"].iter().any(|p| self.smtp_url.starts_with(p))
+            && !["smtp://", "smtps://", "smtp+starttls://"]
+                .iter()
+                .any(|p| self.smtp_url.starts_with(p))
         {
-            return Err(invalid("smtp_url", "must start with smtp://, smtps:// or smtp+starttls://"));
+            return Err(invalid(
+                "smtp_url",
+                "must start with smtp://, smtps:// or smtp+starttls://",
+            ));
         }
         Ok(())
     }
@@ -123,6 +191,11 @@ mod tests {
         assert!(e.contains("`listen`") && e.contains("VARSEL_LISTEN"), "{e}");
         let mut c = Config::defaults();
         c.token_secret = "short".into();
-        assert!(c.validate().unwrap_err().to_string().contains("token_secret"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("token_secret")
+        );
     }
 }

@@ -21,7 +21,15 @@ pub struct DemoInfo {
     pub user_token: String,
 }
 
-fn user(id: &str, name: &str, email: &str, locale: &str, tz: &str, roles: &[&str], perms: &[&str]) -> User {
+fn user(
+    id: &str,
+    name: &str,
+    email: &str,
+    locale: &str,
+    tz: &str,
+    roles: &[&str],
+    perms: &[&str],
+) -> User {
     let mut flags = BTreeMap::new();
     flags.insert("visited_inbox".to_string(), serde_json::json!(true));
     User {
@@ -41,12 +49,38 @@ fn user(id: &str, name: &str, email: &str, locale: &str, tz: &str, roles: &[&str
 pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
     let now = state.now();
     let store = &state.store;
-    store.upsert_account(ACCOUNT, "Demo CRM", Tier::Enterprise, now).await?;
+    store
+        .upsert_account(ACCOUNT, "Demo CRM", Tier::Enterprise, now)
+        .await?;
     state.remember_account(ACCOUNT);
     let users = [
-        user("admin", "Ada Admin", "ada@demo.example", "en", "Europe/London", &["super_admin"], &["forms", "inbox"]),
-        user("kari", "Kari Nordmann", "kari@demo.example", "nb", "Europe/Oslo", &["sales"], &["forms", "inbox"]),
-        user("ola", "Ola Hansen", "ola@demo.example", "en", "America/New_York", &["support"], &["inbox"]),
+        user(
+            "admin",
+            "Ada Admin",
+            "ada@demo.example",
+            "en",
+            "Europe/London",
+            &["super_admin"],
+            &["forms", "inbox"],
+        ),
+        user(
+            "kari",
+            "Kari Nordmann",
+            "kari@demo.example",
+            "nb",
+            "Europe/Oslo",
+            &["sales"],
+            &["forms", "inbox"],
+        ),
+        user(
+            "ola",
+            "Ola Hansen",
+            "ola@demo.example",
+            "en",
+            "America/New_York",
+            &["support"],
+            &["inbox"],
+        ),
     ];
     for u in &users {
         store.upsert_user(u, now).await?;
@@ -56,8 +90,14 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
         id: "support".into(),
         name: "Support".into(),
         members: vec![
-            TeamMember { user_id: "kari".into(), primary: true },
-            TeamMember { user_id: "ola".into(), primary: false },
+            TeamMember {
+                user_id: "kari".into(),
+                primary: true,
+            },
+            TeamMember {
+                user_id: "ola".into(),
+                primary: false,
+            },
         ],
     };
     store.upsert_team(&team, now).await?;
@@ -91,9 +131,21 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
             data: None,
         },
     };
-    state.ingest.submit(vec![welcome]).await.map_err(|e| anyhow::anyhow!(e))?;
+    state
+        .ingest
+        .submit(vec![welcome])
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     let week = 7 * 24 * 3600;
-    let admin_token = issue(state, ACCOUNT, "admin", week).map_err(|e| anyhow::anyhow!(e.message))?.token;
-    let user_token = issue(state, ACCOUNT, "kari", week).map_err(|e| anyhow::anyhow!(e.message))?.token;
-    Ok(DemoInfo { api_key, admin_token, user_token })
+    let admin_token = issue(state, ACCOUNT, "admin", week)
+        .map_err(|e| anyhow::anyhow!(e.message))?
+        .token;
+    let user_token = issue(state, ACCOUNT, "kari", week)
+        .map_err(|e| anyhow::anyhow!(e.message))?
+        .token;
+    Ok(DemoInfo {
+        api_key,
+        admin_token,
+        user_token,
+    })
 }

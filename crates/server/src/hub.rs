@@ -16,7 +16,10 @@ use crate::dto::FeedItemDto;
 /// What a stream sends to its tab.
 #[derive(Debug, Clone)]
 pub enum StreamMsg {
-    Notification { seq: i64, item: Box<NotificationFrame> },
+    Notification {
+        seq: i64,
+        item: Box<NotificationFrame>,
+    },
     UnreadCount(i64),
 }
 
@@ -65,7 +68,10 @@ impl UserStreams {
         let mut tabs: Vec<&str> = self.open_tabs().collect();
         tabs.sort_unstable();
         tabs.dedup();
-        Presence { open_tabs: tabs.len(), active_tabs: tabs.iter().filter(|t| self.is_active(t)).count() }
+        Presence {
+            open_tabs: tabs.len(),
+            active_tabs: tabs.iter().filter(|t| self.is_active(t)).count(),
+        }
     }
 }
 
@@ -105,12 +111,23 @@ impl Hub {
     }
 
     /// Registers a tab's stream.
-    pub fn register(&self, account: &str, user: &str, tab: &str, active: Option<bool>, tx: mpsc::Sender<StreamMsg>) -> Registration {
+    pub fn register(
+        &self,
+        account: &str,
+        user: &str,
+        tab: &str,
+        active: Option<bool>,
+        tx: mpsc::Sender<StreamMsg>,
+    ) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let key = (account.to_string(), user.to_string());
         let mut users = self.lock();
         let entry = users.entry(key.clone()).or_default();
-        entry.conns.push(Conn { id, tab: tab.to_string(), tx });
+        entry.conns.push(Conn {
+            id,
+            tab: tab.to_string(),
+            tx,
+        });
         if let Some(a) = active {
             entry.active.insert(tab.to_string(), a);
         }
@@ -119,7 +136,11 @@ impl Hub {
     }
 
     pub fn guard(&self, reg: Registration) -> ConnGuard<'_> {
-        ConnGuard { hub: self, key: reg.key, id: reg.id }
+        ConnGuard {
+            hub: self,
+            key: reg.key,
+            id: reg.id,
+        }
     }
 
     fn remove(&self, key: &Key, id: u64) {
@@ -141,7 +162,9 @@ impl Hub {
     /// A tab reports whether it is active.
     pub fn set_active(&self, account: &str, user: &str, tab: &str, active: bool) {
         let mut users = self.lock();
-        let entry = users.entry((account.to_string(), user.to_string())).or_default();
+        let entry = users
+            .entry((account.to_string(), user.to_string()))
+            .or_default();
         entry.active.insert(tab.to_string(), active);
         if entry.conns.is_empty() && !active {
             users.remove(&(account.to_string(), user.to_string()));
@@ -149,7 +172,10 @@ impl Hub {
     }
 
     pub fn presence(&self, account: &str, user: &str) -> Presence {
-        self.lock().get(&(account.to_string(), user.to_string())).map(UserStreams::presence).unwrap_or_default()
+        self.lock()
+            .get(&(account.to_string(), user.to_string()))
+            .map(UserStreams::presence)
+            .unwrap_or_default()
     }
 
     /// Sends new notifications to the user's open tabs, routing pop-ups to the active tab
@@ -160,21 +186,37 @@ impl Hub {
         let mut reached = Vec::new();
         for item in items {
             let key = (item.account_id.clone(), item.user_id.clone());
-            let Some(entry) = users.get(&key) else { continue };
+            let Some(entry) = users.get(&key) else {
+                continue;
+            };
             let presence = entry.presence();
             let dto = FeedItemDto::from(item);
             for conn in &entry.conns {
                 let active = entry.is_active(&conn.tab);
                 let popup = match &item.popup_sound {
-                    Some(sound) if active => Some(PopupFrame { sound: sound.clone() }),
+                    Some(sound) if active => Some(PopupFrame {
+                        sound: sound.clone(),
+                    }),
                     _ => None,
                 };
                 let browser = item.browser && presence.active_tabs == 0;
                 if !item.in_feed && popup.is_none() && !browser {
                     continue;
                 }
-                let frame = NotificationFrame { item: dto.clone(), popup, browser, bell: item.in_feed };
-                if conn.tx.try_send(StreamMsg::Notification { seq: item.seq, item: Box::new(frame) }).is_err() {
+                let frame = NotificationFrame {
+                    item: dto.clone(),
+                    popup,
+                    browser,
+                    bell: item.in_feed,
+                };
+                if conn
+                    .tx
+                    .try_send(StreamMsg::Notification {
+                        seq: item.seq,
+                        item: Box::new(frame),
+                    })
+                    .is_err()
+                {
                     tracing::warn!(notification.id = %item.id, "stream buffer full or closed; the tab resumes from Last-Event-ID");
                 }
             }
@@ -195,6 +237,8 @@ impl Hub {
     }
 
     pub fn has_streams(&self, account: &str, user: &str) -> bool {
-        self.lock().get(&(account.to_string(), user.to_string())).is_some_and(|e| !e.conns.is_empty())
+        self.lock()
+            .get(&(account.to_string(), user.to_string()))
+            .is_some_and(|e| !e.conns.is_empty())
     }
 }

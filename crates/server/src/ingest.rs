@@ -25,7 +25,12 @@ pub struct Ingest {
 impl Ingest {
     /// Starts the committer task; `wake` is signalled after each commit.
     /// Other nodes hear of new events through `bus`.
-    pub fn start(store: Arc<dyn Store>, wake: Arc<Notify>, bus: Option<Arc<dyn Bus>>, node: String) -> Ingest {
+    pub fn start(
+        store: Arc<dyn Store>,
+        wake: Arc<Notify>,
+        bus: Option<Arc<dyn Bus>>,
+        node: String,
+    ) -> Ingest {
         let (tx, rx) = mpsc::channel::<Job>(8192);
         tokio::spawn(run(store, rx, wake, bus, node));
         Ingest { tx }
@@ -34,7 +39,10 @@ impl Ingest {
     /// Stores the events durably; returns once they are committed.
     pub async fn submit(&self, events: Vec<NewEvent>) -> Result<Vec<Inserted>, String> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Job { events, reply }).await.map_err(|_| "ingest stopped".to_string())?;
+        self.tx
+            .send(Job { events, reply })
+            .await
+            .map_err(|_| "ingest stopped".to_string())?;
         rx.await.map_err(|_| "ingest stopped".to_string())?
     }
 }
@@ -74,7 +82,11 @@ async fn run(
                 }
                 wake.notify_one();
                 if let Some(bus) = &bus
-                    && let Err(e) = bus.publish(&BusMsg::Events { origin: node.clone() }).await
+                    && let Err(e) = bus
+                        .publish(&BusMsg::Events {
+                            origin: node.clone(),
+                        })
+                        .await
                 {
                     tracing::warn!(error = %e, "could not tell other nodes of new events");
                 }

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, catalog, directory, events, feed, prefs, stream, system, tokens};
+use crate::routes::{admin, catalog, directory, events, feed, ops, prefs, stream, system, tokens};
 
 struct Security;
 
@@ -13,7 +13,10 @@ impl Modify for Security {
         c.add_security_scheme(
             "api_key",
             SecurityScheme::Http(
-                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("Server API key")).build(),
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("Server API key"))
+                    .build(),
             ),
         );
         c.add_security_scheme(
@@ -43,6 +46,7 @@ impl Modify for Security {
         admin::get_defaults, admin::put_defaults, admin::list_profiles, admin::create_profile,
         admin::update_profile, admin::delete_profile,
         catalog::get_catalog,
+        ops::get_outbox, ops::list_jobs, ops::get_job, ops::retry_job, ops::get_notification,
         system::healthz, system::metrics,
     )
 )]

@@ -29,6 +29,10 @@ pub struct Inner {
     pub metrics: PrometheusHandle,
     /// Wakes the event processor.
     pub wake: Arc<Notify>,
+    /// Wakes the job worker.
+    pub jobs_wake: Arc<Notify>,
+    pub mailer: crate::mailer::Mailer,
+    pub email_templates: varsel_delivery::email::EmailTemplates,
     /// This node's id on the bus.
     pub node_id: String,
     /// The bus to other nodes (PostgreSQL), if any.
@@ -54,7 +58,12 @@ impl AppState {
 
     /// Whether the account exists, from memory when seen before.
     pub async fn account_exists(&self, id: &str) -> Result<bool, varsel_store::StoreError> {
-        if self.known_accounts.read().map(|s| s.contains(id)).unwrap_or(false) {
+        if self
+            .known_accounts
+            .read()
+            .map(|s| s.contains(id))
+            .unwrap_or(false)
+        {
             return Ok(true);
         }
         let found = self.store.get_account(id).await?.is_some();

@@ -19,7 +19,11 @@ pub enum BusMsg {
     /// New feed items (notification ids) to push to open streams.
     Feed { origin: String, ids: Vec<String> },
     /// A user's unread count changed (read, read-all).
-    Unread { origin: String, account: String, user: String },
+    Unread {
+        origin: String,
+        account: String,
+        user: String,
+    },
     /// New events were accepted: wake the processors.
     Events { origin: String },
 }
@@ -27,7 +31,9 @@ pub enum BusMsg {
 impl BusMsg {
     pub fn origin(&self) -> &str {
         match self {
-            BusMsg::Feed { origin, .. } | BusMsg::Unread { origin, .. } | BusMsg::Events { origin } => origin,
+            BusMsg::Feed { origin, .. }
+            | BusMsg::Unread { origin, .. }
+            | BusMsg::Events { origin } => origin,
         }
     }
 }
@@ -65,7 +71,11 @@ impl Bus for PgBus {
         match msg {
             BusMsg::Feed { origin, ids } if ids.len() > IDS_PER_MESSAGE => {
                 for chunk in ids.chunks(IDS_PER_MESSAGE) {
-                    self.notify(&BusMsg::Feed { origin: origin.clone(), ids: chunk.to_vec() }).await?;
+                    self.notify(&BusMsg::Feed {
+                        origin: origin.clone(),
+                        ids: chunk.to_vec(),
+                    })
+                    .await?;
                 }
                 Ok(())
             }

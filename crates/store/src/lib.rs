@@ -12,11 +12,17 @@ use varsel_core::model::{ObjectRef, Source, Tier, User};
 use varsel_core::prefs::{PrefLayer, ProfileLike};
 
 pub mod bus;
+pub mod jobs;
 mod postgres;
 mod shared;
+mod shared_jobs;
 mod sqlite;
 
 pub use bus::{Bus, BusMsg};
+pub use jobs::{
+    Batch, BatchAdd, BatchItem, BatchOp, Delivery, Job, JobAttempt, JobNext, JobStore, NewJob,
+    OutboxEmail, Withdrawal,
+};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -177,6 +183,15 @@ pub struct ProcessedBatch {
     pub notifications: Vec<NewNotification>,
     /// (account, activity, user) first mentions to remember.
     pub mentions: Vec<(String, String, String)>,
+    /// Jobs caused by this batch (enqueued in the same transaction).
+    pub jobs: Vec<NewJob>,
+    /// Batch changes in event order: additions (delayed, grouped delivery) and
+    /// assignments withdrawn from other users' open batches.
+    pub batch_ops: Vec<BatchOp>,
+    /// (event id, notification id): which events fed which notifications.
+    pub links: Vec<(String, String)>,
+    /// (batch id, new state): batches this work fired.
+    pub close_batches: Vec<(String, String)>,
     pub processed_at: i64,
 }
 
@@ -214,7 +229,7 @@ pub struct Trace {
 
 /// Varsel's storage interface. Every query that touches account data is scoped by account.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: JobStore + Send + Sync + 'static {
     /// Which backend this is: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
@@ -239,8 +254,13 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts events in one transaction (one commit for the whole group).
     async fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<Inserted>>;
     /// Leases up to `limit` pending events until `lease_until`.
-    async fn claim_events(&self, limit: i64, now: i64, lease_until: i64) -> Result<Vec<ClaimedEvent>>;
-    /// Frees every lease (SQLite at start: one process owns the file).
+    async fn claim_events(
+        &self,
+        limit: i64,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Vec<ClaimedEvent>>;
+    /// Frees every lease of events and jobs (SQLite at start: one process owns the file).
     async fn release_leases(&self) -> Result<()>;
     /// Marks an event failed for this attempt; after `max_attempts` it is given up.
     async fn fail_event(&self, id: &str, error: &str, max_attempts: i64) -> Result<()>;
@@ -249,15 +269,32 @@ pub trait Store: Send + Sync + 'static {
     /// in the feed or not.
     async fn complete_events(&self, batch: &ProcessedBatch) -> Result<Vec<FeedItem>>;
     /// The users among `users` already mentioned in `activity`.
-    async fn mentioned(&self, account: &str, activity: &str, users: &[String]) -> Result<Vec<String>>;
+    async fn mentioned(
+        &self,
+        account: &str,
+        activity: &str,
+        users: &[String],
+    ) -> Result<Vec<String>>;
     async fn get_trace(&self, event_id: &str) -> Result<Option<Trace>>;
     async fn pending_events(&self) -> Result<i64>;
 
     // --- feed ---
     /// Newest first, items with `seq < before` when given.
-    async fn feed(&self, account: &str, user: &str, limit: i64, before: Option<i64>) -> Result<Vec<FeedItem>>;
+    async fn feed(
+        &self,
+        account: &str,
+        user: &str,
+        limit: i64,
+        before: Option<i64>,
+    ) -> Result<Vec<FeedItem>>;
     /// Oldest first, items with `seq > after` (stream resume).
-    async fn feed_after(&self, account: &str, user: &str, after: i64, limit: i64) -> Result<Vec<FeedItem>>;
+    async fn feed_after(
+        &self,
+        account: &str,
+        user: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<FeedItem>>;
     async fn feed_by_ids(&self, ids: &[String]) -> Result<Vec<FeedItem>>;
     async fn unread_count(&self, account: &str, user: &str) -> Result<i64>;
     async fn unread_counts(&self, account: &str, users: &[String]) -> Result<HashMap<String, i64>>;
@@ -270,7 +307,13 @@ pub trait Store: Send + Sync + 'static {
     /// The user's own layer and its version.
     async fn user_prefs(&self, account: &str, user: &str) -> Result<Option<(PrefLayer, i64)>>;
     /// Stores the layer if the version is still `version`; false on a concurrent change.
-    async fn put_user_prefs(&self, account: &str, user: &str, layer: &PrefLayer, version: i64) -> Result<bool>;
+    async fn put_user_prefs(
+        &self,
+        account: &str,
+        user: &str,
+        layer: &PrefLayer,
+        version: i64,
+    ) -> Result<bool>;
     async fn account_defaults(&self, account: &str) -> Result<PrefLayer>;
     async fn put_account_defaults(&self, account: &str, layer: &PrefLayer, now: i64) -> Result<()>;
     /// Oldest first.
@@ -287,14 +330,18 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(PgStore::open(url).await?))
     } else {
-        Err(StoreError::BadUrl(url.split(':').next().unwrap_or("").to_string()))
+        Err(StoreError::BadUrl(
+            url.split(':').next().unwrap_or("").to_string(),
+        ))
     }
 }
 
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].
 pub(crate) fn map_unique(e: sqlx::Error, what: &str) -> StoreError {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.to_string()),
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(what.to_string())
+        }
         _ => StoreError::Db(e),
     }
 }

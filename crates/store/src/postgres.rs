@@ -19,10 +19,18 @@ impl PgStore {
          AND (lease_until IS NULL OR lease_until < $2) ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) \
          RETURNING seq, id, body, received_at, attempts";
 
+    const CLAIM_JOBS: &'static str = "UPDATE jobs SET lease_until = $1, attempts = attempts + 1, updated_at = $2 \
+         WHERE id IN (SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= $2 \
+         AND (lease_until IS NULL OR lease_until < $2) ORDER BY run_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         RETURNING *";
+
     /// Connects to `postgres://…` and runs the migrations.
     pub async fn open(url: &str) -> crate::Result<PgStore> {
         let opts = PgConnectOptions::from_str(url)?;
-        let pool = PgPoolOptions::new().max_connections(16).connect_with(opts).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(opts)
+            .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(PgStore { pool })
     }
@@ -33,7 +41,9 @@ impl PgStore {
     }
 
     fn make_bus(&self) -> Option<std::sync::Arc<dyn crate::Bus>> {
-        Some(std::sync::Arc::new(crate::bus::PgBus::new(self.pool.clone())))
+        Some(std::sync::Arc::new(crate::bus::PgBus::new(
+            self.pool.clone(),
+        )))
     }
 
     fn writer(&self) -> &PgPool {
@@ -46,3 +56,8 @@ impl PgStore {
 }
 
 crate::shared::impl_store!(PgStore, sqlx::Postgres);
+
+mod jobs {
+    use super::*;
+    crate::shared_jobs::impl_job_store!(PgStore, sqlx::Postgres);
+}

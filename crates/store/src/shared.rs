@@ -35,6 +35,28 @@ macro_rules! impl_store {
 
         type DbRow = <$db as sqlx::Database>::Row;
 
+        /// Enqueues a job unless one with the same dedupe key exists.
+        async fn insert_job(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            j: &$crate::NewJob,
+            now: i64,
+        ) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO jobs (id, kind, dedupe_key, account_id, payload, run_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (dedupe_key) DO NOTHING",
+            )
+            .bind(j.id.clone())
+            .bind(j.kind.clone())
+            .bind(j.dedupe_key.clone())
+            .bind(j.account_id.clone())
+            .bind(json(&j.payload))
+            .bind(j.run_at)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
         fn feed_item(r: &DbRow) -> Result<FeedItem> {
             Ok(FeedItem {
                 seq: r.try_get("seq")?,
@@ -314,6 +336,9 @@ macro_rules! impl_store {
                 sqlx::query("UPDATE events SET lease_until = NULL WHERE state = 'pending' AND lease_until IS NOT NULL")
                     .execute(self.writer())
                     .await?;
+                sqlx::query("UPDATE jobs SET lease_until = NULL WHERE state = 'scheduled' AND lease_until IS NOT NULL")
+                    .execute(self.writer())
+                    .await?;
                 Ok(())
             }
 
@@ -394,6 +419,7 @@ macro_rules! impl_store {
                     q.push(" ON CONFLICT (notification_id, channel) DO NOTHING");
                     q.build().execute(&mut *tx).await?;
                 }
+                $crate::shared_jobs::write_schedule!($db, tx, batch, &fresh);
                 for chunk in batch.mentions.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("INSERT INTO mentions (account_id, activity_id, user_id) ");
                     q.push_values(chunk, |mut b, (a, act, u)| {

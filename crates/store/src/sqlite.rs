@@ -5,7 +5,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 /// The SQLite implementation of [`crate::Store`].
 #[derive(Debug, Clone)]
@@ -22,6 +24,11 @@ impl SqliteStore {
          AND (lease_until IS NULL OR lease_until < $2) ORDER BY seq LIMIT $3) \
          RETURNING seq, id, body, received_at, attempts";
 
+    const CLAIM_JOBS: &'static str = "UPDATE jobs SET lease_until = $1, attempts = attempts + 1, updated_at = $2 \
+         WHERE id IN (SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= $2 \
+         AND (lease_until IS NULL OR lease_until < $2) ORDER BY run_at LIMIT $3) \
+         RETURNING *";
+
     /// Opens `sqlite://path` (created if missing) and runs the migrations.
     pub async fn open(url: &str) -> crate::Result<SqliteStore> {
         let opts = SqliteConnectOptions::from_str(url)?
@@ -30,9 +37,15 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(opts.read_only(true)).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.read_only(true))
+            .await?;
         Ok(SqliteStore { writer, reader })
     }
 
@@ -51,3 +64,8 @@ impl SqliteStore {
 }
 
 crate::shared::impl_store!(SqliteStore, sqlx::Sqlite);
+
+mod jobs {
+    use super::*;
+    crate::shared_jobs::impl_job_store!(SqliteStore, sqlx::Sqlite);
+}

@@ -17,18 +17,37 @@ use crate::extract::{ApiJson, ApiPath, host_id};
 use crate::state::AppState;
 
 /// Checks the caller may read (or, with `write`, change) the account's defaults.
-async fn authorize(state: &AppState, caller: &Caller, account: &str, write: bool) -> ApiResult<Account> {
+async fn authorize(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    write: bool,
+) -> ApiResult<Account> {
     host_id("account", account)?;
     if let Caller::User { account: own, user } = caller {
         if own != account {
-            return Err(ApiError::forbidden("forbidden", "a user token only reaches its own account"));
+            return Err(ApiError::forbidden(
+                "forbidden",
+                "a user token only reaches its own account",
+            ));
         }
-        let u = state.store.get_user(account, user).await?.ok_or_else(|| ApiError::unauthorized("unknown user"))?;
+        let u = state
+            .store
+            .get_user(account, user)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("unknown user"))?;
         if !u.is_super_admin() {
-            return Err(ApiError::forbidden("super_admin_required", "only super admins manage account defaults"));
+            return Err(ApiError::forbidden(
+                "super_admin_required",
+                "only super admins manage account defaults",
+            ));
         }
     }
-    let a = state.store.get_account(account).await?.ok_or_else(|| ApiError::not_found("account"))?;
+    let a = state
+        .store
+        .get_account(account)
+        .await?
+        .ok_or_else(|| ApiError::not_found("account"))?;
     if write && !a.tier.allows_defaults() {
         return Err(ApiError::forbidden(
             "tier_not_allowed",
@@ -39,7 +58,12 @@ async fn authorize(state: &AppState, caller: &Caller, account: &str, write: bool
 }
 
 fn layer_view(state: &AppState, layer: &PrefLayer) -> PreferencesView {
-    let ctx = PrefContext { user: None, own: None, profile: None, account: Some(layer) };
+    let ctx = PrefContext {
+        user: None,
+        own: None,
+        profile: None,
+        account: Some(layer),
+    };
     view::build_view(&state.catalog, &ctx, ViewOf::Defaults)
 }
 
@@ -77,8 +101,67 @@ pub async fn put_defaults(
 ) -> ApiResult<Json<PreferencesView>> {
     authorize(&state, &caller, &account, true).await?;
     let layer = layer_from(&state, &patch, PrefLayer::default())?;
-    state.store.put_account_defaults(&account, &layer, state.now()).await?;
+    let before = state.store.account_defaults(&account).await?;
+    let now = state.now();
+    state
+        .store
+        .put_account_defaults(&account, &layer, now)
+        .await?;
+    email_affected_users(&state, &account, &before, &layer, now).await?;
     Ok(Json(layer_view(&state, &layer)))
+}
+
+/// Emails every user whose effective settings the new defaults change (SPEC §2).
+async fn email_affected_users(
+    state: &AppState,
+    account: &str,
+    before: &PrefLayer,
+    after: &PrefLayer,
+    now: i64,
+) -> ApiResult<()> {
+    if before == after {
+        return Ok(());
+    }
+    let profiles = state.store.profiles(account).await?;
+    let mut jobs = Vec::new();
+    for (user, own) in state.store.account_users(account).await? {
+        let profile = varsel_core::prefs::profile_for(&profiles, &user).map(|p| &p.layer);
+        let view = |defaults: &PrefLayer| {
+            let ctx = PrefContext {
+                user: Some(&user),
+                own: Some(&own),
+                profile,
+                account: Some(defaults),
+            };
+            view::build_view(
+                &state.catalog,
+                &ctx,
+                ViewOf::User {
+                    slack_connected: false,
+                    teams_connected: false,
+                    user: &user,
+                },
+            )
+        };
+        let changed = view::changed_settings(&view(before), &view(after));
+        if changed > 0 {
+            let job = crate::jobs::email::EmailJob::DefaultsChanged {
+                account_id: account.to_string(),
+                user_id: user.id.clone(),
+                changed,
+            };
+            jobs.push(job.job(
+                account,
+                format!("defaults:{account}:{}:{now}", user.id),
+                now,
+            ));
+        }
+    }
+    if !jobs.is_empty() {
+        state.store.enqueue_jobs(&jobs, now).await?;
+        state.jobs_wake.notify_one();
+    }
+    Ok(())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -119,12 +202,24 @@ fn profile_out(state: &AppState, p: &Profile) -> ProfileOut {
     }
 }
 
-fn parse_profile(state: &AppState, account: &str, id: String, body: ProfileIn, created_at: i64) -> ApiResult<Profile> {
+fn parse_profile(
+    state: &AppState,
+    account: &str,
+    id: String,
+    body: ProfileIn,
+    created_at: i64,
+) -> ApiResult<Profile> {
     if body.name.trim().is_empty() || body.name.len() > 200 {
-        return Err(ApiError::invalid("invalid_name", "name must be 1–200 characters"));
+        return Err(ApiError::invalid(
+            "invalid_name",
+            "name must be 1–200 characters",
+        ));
     }
     if body.roles.len() > 100 || body.user_ids.len() > 10_000 {
-        return Err(ApiError::invalid("invalid_profile", "at most 100 roles and 10,000 user ids"));
+        return Err(ApiError::invalid(
+            "invalid_profile",
+            "at most 100 roles and 10,000 user ids",
+        ));
     }
     for u in &body.user_ids {
         host_id("user_ids[]", u)?;
@@ -156,7 +251,9 @@ pub async fn list_profiles(
 ) -> ApiResult<Json<ProfilesOut>> {
     authorize(&state, &caller, &account, false).await?;
     let list = state.store.profiles(&account).await?;
-    Ok(Json(ProfilesOut { profiles: list.iter().map(|p| profile_out(&state, p)).collect() }))
+    Ok(Json(ProfilesOut {
+        profiles: list.iter().map(|p| profile_out(&state, p)).collect(),
+    }))
 }
 
 #[utoipa::path(post, path = "/v1/accounts/{account}/profiles", tag = "admin",
@@ -171,7 +268,13 @@ pub async fn create_profile(
 ) -> ApiResult<(StatusCode, Json<ProfileOut>)> {
     authorize(&state, &caller, &account, true).await?;
     let now = state.now();
-    let p = parse_profile(&state, &account, format!("prf_{}", ulid::Ulid::new()), body, now)?;
+    let p = parse_profile(
+        &state,
+        &account,
+        format!("prf_{}", ulid::Ulid::new()),
+        body,
+        now,
+    )?;
     state.store.upsert_profile(&p, now).await?;
     Ok((StatusCode::CREATED, Json(profile_out(&state, &p))))
 }
@@ -187,7 +290,12 @@ pub async fn update_profile(
     ApiJson(body): ApiJson<ProfileIn>,
 ) -> ApiResult<Json<ProfileOut>> {
     authorize(&state, &caller, &account, true).await?;
-    let existing = state.store.profiles(&account).await?.into_iter().find(|p| p.id == id);
+    let existing = state
+        .store
+        .profiles(&account)
+        .await?
+        .into_iter()
+        .find(|p| p.id == id);
     let existing = existing.ok_or_else(|| ApiError::not_found("profile"))?;
     let p = parse_profile(&state, &account, id, body, existing.created_at)?;
     state.store.upsert_profile(&p, state.now()).await?;

@@ -4,9 +4,9 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use varsel_core::Tab;
 use varsel_core::catalog::TypeDef;
 use varsel_core::model::Locale;
-use varsel_core::Tab;
 
 use crate::auth::{AnyCaller, Caller};
 use crate::error::{ApiResult, ErrorBody};
@@ -51,12 +51,19 @@ pub async fn get_catalog(
     let c = &state.catalog;
     let wanted = match (q.locale, caller) {
         (Some(l), _) => l,
-        (None, Caller::User { account, user }) => {
-            state.store.get_user(&account, &user).await?.map(|u| u.locale).unwrap_or_else(|| c.default_locale.clone())
-        }
+        (None, Caller::User { account, user }) => state
+            .store
+            .get_user(&account, &user)
+            .await?
+            .map(|u| u.locale)
+            .unwrap_or_else(|| c.default_locale.clone()),
         (None, Caller::Server) => c.default_locale.clone(),
     };
-    let locale = if c.locales.contains(&wanted) { wanted } else { c.default_locale.clone() };
+    let locale = if c.locales.contains(&wanted) {
+        wanted
+    } else {
+        c.default_locale.clone()
+    };
     let loc = Locale(locale.clone());
     let text = |m| TypeDef::text(m, &loc, &c.default_locale).to_string();
     let sections = c

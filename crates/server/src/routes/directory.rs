@@ -43,12 +43,22 @@ pub async fn put_account(
     ApiJson(body): ApiJson<AccountIn>,
 ) -> ApiResult<Json<AccountOut>> {
     host_id("account", &account)?;
-    let tier = Tier::parse(&body.tier)
-        .ok_or_else(|| ApiError::invalid("invalid_tier", "tier must be free, starter, professional or enterprise"))?;
+    let tier = Tier::parse(&body.tier).ok_or_else(|| {
+        ApiError::invalid(
+            "invalid_tier",
+            "tier must be free, starter, professional or enterprise",
+        )
+    })?;
     if body.name.len() > 200 {
-        return Err(ApiError::invalid("invalid_name", "name must be at most 200 characters"));
+        return Err(ApiError::invalid(
+            "invalid_name",
+            "name must be at most 200 characters",
+        ));
     }
-    let a = state.store.upsert_account(&account, &body.name, tier, state.now()).await?;
+    let a = state
+        .store
+        .upsert_account(&account, &body.name, tier, state.now())
+        .await?;
     state.remember_account(&a.id);
     Ok(Json(AccountOut {
         id: a.id,
@@ -112,7 +122,10 @@ impl From<User> for UserOut {
 
 fn short_list(field: &str, list: &[String]) -> ApiResult<()> {
     if list.len() > 100 || list.iter().any(|x| x.is_empty() || x.len() > 100) {
-        return Err(ApiError::invalid("invalid_user", format!("{field}: at most 100 entries of 1–100 characters")));
+        return Err(ApiError::invalid(
+            "invalid_user",
+            format!("{field}: at most 100 entries of 1–100 characters"),
+        ));
     }
     Ok(())
 }
@@ -120,24 +133,47 @@ fn short_list(field: &str, list: &[String]) -> ApiResult<()> {
 fn parse_user(account: &str, id: &str, body: UserIn) -> ApiResult<User> {
     let email = body.email.trim().to_string();
     let at = email.find('@');
-    if email.len() > 254 || at.is_none_or(|i| i == 0 || i == email.len() - 1) || email.contains(char::is_whitespace) {
-        return Err(ApiError::invalid("invalid_email", "email must be an address like name@example.com"));
+    if email.len() > 254
+        || at.is_none_or(|i| i == 0 || i == email.len() - 1)
+        || email.contains(char::is_whitespace)
+    {
+        return Err(ApiError::invalid(
+            "invalid_email",
+            "email must be an address like name@example.com",
+        ));
     }
     let locale = body.locale.unwrap_or_else(|| "en".into());
-    if locale.is_empty() || locale.len() > 16 || !locale.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(ApiError::invalid("invalid_locale", "locale must be a language tag such as en or nb"));
+    if locale.is_empty()
+        || locale.len() > 16
+        || !locale
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ApiError::invalid(
+            "invalid_locale",
+            "locale must be a language tag such as en or nb",
+        ));
     }
     let timezone = body.timezone.unwrap_or_else(|| "UTC".into());
     if timezone.parse::<chrono_tz::Tz>().is_err() {
-        return Err(ApiError::invalid("invalid_timezone", format!("unknown timezone `{timezone}` (use an IANA name such as Europe/Oslo)")));
+        return Err(ApiError::invalid(
+            "invalid_timezone",
+            format!("unknown timezone `{timezone}` (use an IANA name such as Europe/Oslo)"),
+        ));
     }
     if body.name.len() > 200 {
-        return Err(ApiError::invalid("invalid_name", "name must be at most 200 characters"));
+        return Err(ApiError::invalid(
+            "invalid_name",
+            "name must be at most 200 characters",
+        ));
     }
     short_list("roles", &body.roles)?;
     short_list("permissions", &body.permissions)?;
     if body.flags.len() > 100 {
-        return Err(ApiError::invalid("invalid_user", "flags: at most 100 entries"));
+        return Err(ApiError::invalid(
+            "invalid_user",
+            "flags: at most 100 entries",
+        ));
     }
     Ok(User {
         account_id: account.to_string(),
@@ -215,21 +251,39 @@ pub async fn put_team(
         return Err(ApiError::not_found("account"));
     }
     if body.members.len() > MAX_MEMBERS {
-        return Err(ApiError::invalid("too_many_members", format!("a team has at most {MAX_MEMBERS} members")));
+        return Err(ApiError::invalid(
+            "too_many_members",
+            format!("a team has at most {MAX_MEMBERS} members"),
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     for m in &body.members {
         host_id("members[].user_id", &m.user_id)?;
         if !seen.insert(m.user_id.as_str()) {
-            return Err(ApiError::invalid("duplicate_member", format!("user `{}` is listed twice", m.user_id)));
+            return Err(ApiError::invalid(
+                "duplicate_member",
+                format!("user `{}` is listed twice", m.user_id),
+            ));
         }
     }
     let t = Team {
         account_id: account.clone(),
         id: team.clone(),
         name: body.name,
-        members: body.members.iter().map(|m| TeamMember { user_id: m.user_id.clone(), primary: m.primary }).collect(),
+        members: body
+            .members
+            .iter()
+            .map(|m| TeamMember {
+                user_id: m.user_id.clone(),
+                primary: m.primary,
+            })
+            .collect(),
     };
     state.store.upsert_team(&t, state.now()).await?;
-    Ok(Json(TeamOut { account_id: account, id: team, name: t.name, members: body.members }))
+    Ok(Json(TeamOut {
+        account_id: account,
+        id: team,
+        name: t.name,
+        members: body.members,
+    }))
 }

@@ -74,71 +74,120 @@ fn opt_id(field: &str, v: &Option<String>) -> ApiResult<()> {
 
 /// Checks one event against the catalog and the directory and builds what is stored.
 async fn validate(state: &AppState, e: EventIn, now: i64) -> ApiResult<NewEvent> {
-    let kind = state
-        .catalog
-        .get(&e.kind)
-        .ok_or_else(|| ApiError::invalid("unknown_type", format!("`{}` is not a notification type of the catalog", e.kind)))?;
+    let kind = state.catalog.get(&e.kind).ok_or_else(|| {
+        ApiError::invalid(
+            "unknown_type",
+            format!("`{}` is not a notification type of the catalog", e.kind),
+        )
+    })?;
     host_id("account_id", &e.account_id)?;
     opt_id("actor_id", &e.actor_id)?;
     opt_id("owner_id", &e.owner_id)?;
     opt_id("team_id", &e.team_id)?;
     let recipients = e.recipients.unwrap_or_default();
     if recipients.len() > MAX_RECIPIENTS {
-        return Err(ApiError::invalid("too_many_recipients", format!("at most {MAX_RECIPIENTS} recipients; use a team")));
+        return Err(ApiError::invalid(
+            "too_many_recipients",
+            format!("at most {MAX_RECIPIENTS} recipients; use a team"),
+        ));
     }
     for r in &recipients {
         host_id("recipients[]", r)?;
     }
     match kind.audience.recipients {
         Resolution::Explicit if recipients.is_empty() => {
-            return Err(ApiError::invalid("missing_recipients", format!("`{}` needs a non-empty `recipients` list", kind.id)));
+            return Err(ApiError::invalid(
+                "missing_recipients",
+                format!("`{}` needs a non-empty `recipients` list", kind.id),
+            ));
         }
         Resolution::OwnerOnly if e.owner_id.is_none() => {
-            return Err(ApiError::invalid("missing_owner", format!("`{}` goes to the owner only: `owner_id` is required", kind.id)));
+            return Err(ApiError::invalid(
+                "missing_owner",
+                format!(
+                    "`{}` goes to the owner only: `owner_id` is required",
+                    kind.id
+                ),
+            ));
         }
         Resolution::TeamPrimary if e.team_id.is_none() => {
-            return Err(ApiError::invalid("missing_team", format!("`{}` goes to a team's primary members: `team_id` is required", kind.id)));
+            return Err(ApiError::invalid(
+                "missing_team",
+                format!(
+                    "`{}` goes to a team's primary members: `team_id` is required",
+                    kind.id
+                ),
+            ));
         }
         _ => {}
     }
     let source = match &e.source {
         None => Source::default(),
         Some(s) => Source::parse(s).ok_or_else(|| {
-            ApiError::invalid("invalid_source", "source must be ui, api, import, workflow, system or integration")
+            ApiError::invalid(
+                "invalid_source",
+                "source must be ui, api, import, workflow, system or integration",
+            )
         })?,
     };
     let occurred_at = match &e.occurred_at {
         None => now,
         Some(t) => chrono::DateTime::parse_from_rfc3339(t)
-            .map_err(|_| ApiError::invalid("invalid_occurred_at", "occurred_at must be an RFC 3339 time"))?
+            .map_err(|_| {
+                ApiError::invalid(
+                    "invalid_occurred_at",
+                    "occurred_at must be an RFC 3339 time",
+                )
+            })?
             .timestamp_millis(),
     };
     if let Some(k) = &e.idempotency_key
         && (k.is_empty() || k.len() > 255)
     {
-        return Err(ApiError::invalid("invalid_idempotency_key", "idempotency_key must be 1–255 characters"));
+        return Err(ApiError::invalid(
+            "invalid_idempotency_key",
+            "idempotency_key must be 1–255 characters",
+        ));
     }
     if let Some(d) = &e.data
         && !d.is_object()
     {
-        return Err(ApiError::invalid("invalid_data", "data must be a JSON object"));
+        return Err(ApiError::invalid(
+            "invalid_data",
+            "data must be a JSON object",
+        ));
     }
     if let Some(o) = &e.object {
         if o.id.is_empty() || o.id.len() > 256 || o.kind.len() > 100 {
-            return Err(ApiError::invalid("invalid_object", "object.id must be 1–256 characters and object.type at most 100"));
+            return Err(ApiError::invalid(
+                "invalid_object",
+                "object.id must be 1–256 characters and object.type at most 100",
+            ));
         }
-        if o.url.as_ref().is_some_and(|u| u.len() > 2048 || !(u.starts_with("https://") || u.starts_with("http://") || u.starts_with('/'))) {
-            return Err(ApiError::invalid("invalid_object", "object.url must be an http(s) URL or a path, at most 2048 characters"));
+        if o.url.as_ref().is_some_and(|u| {
+            u.len() > 2048
+                || !(u.starts_with("https://") || u.starts_with("http://") || u.starts_with('/'))
+        }) {
+            return Err(ApiError::invalid(
+                "invalid_object",
+                "object.url must be an http(s) URL or a path, at most 2048 characters",
+            ));
         }
     }
     if !state.account_exists(&e.account_id).await? {
-        return Err(ApiError::invalid("unknown_account", format!("account `{}` does not exist", e.account_id)));
+        return Err(ApiError::invalid(
+            "unknown_account",
+            format!("account `{}` does not exist", e.account_id),
+        ));
     }
     if kind.audience.recipients == Resolution::TeamPrimary
         && let Some(team) = &e.team_id
         && state.store.get_team(&e.account_id, team).await?.is_none()
     {
-        return Err(ApiError::invalid("unknown_team", format!("team `{team}` does not exist in this account")));
+        return Err(ApiError::invalid(
+            "unknown_team",
+            format!("team `{team}` does not exist in this account"),
+        ));
     }
     Ok(NewEvent {
         id: format!("evt_{}", ulid::Ulid::new()),
@@ -150,7 +199,12 @@ async fn validate(state: &AppState, e: EventIn, now: i64) -> ApiResult<NewEvent>
             recipients,
             owner_id: e.owner_id,
             team_id: e.team_id,
-            object: e.object.map(|o| ObjectRef { kind: o.kind, id: o.id, name: o.name, url: o.url }),
+            object: e.object.map(|o| ObjectRef {
+                kind: o.kind,
+                id: o.id,
+                name: o.name,
+                url: o.url,
+            }),
             source,
             occurred_at,
             idempotency_key: e.idempotency_key,
@@ -169,9 +223,21 @@ pub async fn post_event(
     ApiJson(body): ApiJson<EventIn>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let ev = validate(&state, body, state.now()).await?;
-    let mut out = state.ingest.submit(vec![ev]).await.map_err(ApiError::internal)?;
-    let r = out.pop().ok_or_else(|| ApiError::internal("empty ingest result"))?;
-    Ok((StatusCode::ACCEPTED, Json(Accepted { id: r.id, duplicate: r.duplicate })))
+    let mut out = state
+        .ingest
+        .submit(vec![ev])
+        .await
+        .map_err(ApiError::internal)?;
+    let r = out
+        .pop()
+        .ok_or_else(|| ApiError::internal("empty ingest result"))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            id: r.id,
+            duplicate: r.duplicate,
+        }),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -203,7 +269,10 @@ pub async fn post_batch(
     ApiJson(body): ApiJson<BatchIn>,
 ) -> ApiResult<(StatusCode, Json<BatchOut>)> {
     if body.events.is_empty() || body.events.len() > MAX_BATCH {
-        return Err(ApiError::invalid("invalid_batch", format!("a batch holds 1–{MAX_BATCH} events")));
+        return Err(ApiError::invalid(
+            "invalid_batch",
+            format!("a batch holds 1–{MAX_BATCH} events"),
+        ));
     }
     let now = state.now();
     let mut slots: Vec<Result<usize, ApiError>> = Vec::with_capacity(body.events.len());
@@ -222,15 +291,36 @@ pub async fn post_batch(
             Err(err) => slots.push(Err(err)),
         }
     }
-    let inserted = if valid.is_empty() { Vec::new() } else { state.ingest.submit(valid).await.map_err(ApiError::internal)? };
+    let inserted = if valid.is_empty() {
+        Vec::new()
+    } else {
+        state
+            .ingest
+            .submit(valid)
+            .await
+            .map_err(ApiError::internal)?
+    };
     let results = slots
         .into_iter()
         .map(|s| match s {
             Ok(i) => match inserted.get(i) {
-                Some(r) => BatchResult::Ok(Accepted { id: r.id.clone(), duplicate: r.duplicate }),
-                None => BatchResult::Err { error: ErrorDetail { code: "internal".into(), message: "not stored".into() } },
+                Some(r) => BatchResult::Ok(Accepted {
+                    id: r.id.clone(),
+                    duplicate: r.duplicate,
+                }),
+                None => BatchResult::Err {
+                    error: ErrorDetail {
+                        code: "internal".into(),
+                        message: "not stored".into(),
+                    },
+                },
             },
-            Err(e) => BatchResult::Err { error: ErrorDetail { code: e.code.to_string(), message: e.message } },
+            Err(e) => BatchResult::Err {
+                error: ErrorDetail {
+                    code: e.code.to_string(),
+                    message: e.message,
+                },
+            },
         })
         .collect();
     Ok((StatusCode::ACCEPTED, Json(BatchOut { results })))
@@ -243,8 +333,22 @@ pub struct TraceLine {
     pub channel: Channel,
     pub outcome: Outcome,
     /// Stable code: `preference:user`, `mandatory`, `self_notification`, `source:import`,
-    /// `repeat_mention`, `audience:permission:forms`, `switch_off:email`, `presence:not_active`, …
+    /// `repeat_mention`, `audience:permission:forms`, `switch_off:email`, `presence:not_active`,
+    /// `daily_cap`, …
     pub reason: String,
+    /// The delivery's state now, when a notification was made: `pending`, `scheduled`,
+    /// `sending`, `sent`, `delivered`, `dropped`, `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TraceNotification {
+    pub id: String,
+    pub user_id: String,
+    /// Events grouped into it (assignments batched in one window).
+    pub count: i64,
+    pub deliveries: Vec<super::ops::DeliveryOut>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -254,6 +358,8 @@ pub struct TraceOut {
     /// `pending` until processed, then `done` (or `failed`).
     pub state: String,
     pub decisions: Vec<TraceLine>,
+    /// The notifications the event fed, with their delivery states.
+    pub notifications: Vec<TraceNotification>,
 }
 
 #[utoipa::path(get, path = "/v1/events/{id}/trace", tag = "events", security(("api_key" = [])),
@@ -264,20 +370,56 @@ pub async fn get_trace(
     _key: ServerKey,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<TraceOut>> {
-    let t = state.store.get_trace(&id).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    let t = state
+        .store
+        .get_trace(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    let fed = state.store.event_deliveries(&id).await?;
+    let delivery = |user: &str, channel: Channel| {
+        fed.iter()
+            .filter(|(n, _)| n.user_id == user)
+            .flat_map(|(_, ds)| ds.iter())
+            .find(|d| d.channel == channel.as_str())
+    };
     let decisions = t
         .rows
-        .into_iter()
+        .iter()
         .flat_map(|r| {
-            let user = r.user_id;
-            r.decisions.into_iter().map(move |d| TraceLine {
-                user_id: user.clone(),
-                tab: d.tab,
-                channel: d.channel,
-                outcome: d.outcome,
-                reason: d.reason,
+            r.decisions.iter().map(|d| {
+                let found = delivery(&r.user_id, d.channel);
+                // A later drop (the daily cap) is what happened in the end.
+                let (outcome, reason) = match found {
+                    Some(x) if x.state == "dropped" => {
+                        (Outcome::Dropped, x.reason.clone().unwrap_or_default())
+                    }
+                    _ => (d.outcome, d.reason.clone()),
+                };
+                TraceLine {
+                    user_id: r.user_id.clone(),
+                    tab: d.tab,
+                    channel: d.channel,
+                    outcome,
+                    reason,
+                    delivery: found.map(|x| x.state.clone()),
+                }
             })
         })
         .collect();
-    Ok(Json(TraceOut { event_id: t.event_id, account_id: t.account_id, state: t.state, decisions }))
+    let notifications = fed
+        .into_iter()
+        .map(|(n, ds)| TraceNotification {
+            id: n.id,
+            user_id: n.user_id,
+            count: n.count,
+            deliveries: ds.into_iter().map(super::ops::DeliveryOut::from).collect(),
+        })
+        .collect();
+    Ok(Json(TraceOut {
+        event_id: t.event_id,
+        account_id: t.account_id,
+        state: t.state,
+        decisions,
+        notifications,
+    }))
 }

@@ -37,23 +37,33 @@ pub async fn get_feed(
 ) -> ApiResult<Json<FeedOut>> {
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_limit", "limit must be 1–100"));
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "limit must be 1–100",
+        ));
     }
     let before = match &q.cursor {
         None => None,
-        Some(c) => Some(
-            c.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| ApiError::bad_request("invalid_cursor", "cursor is not one this API returned"))?,
-        ),
+        Some(c) => Some(c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            ApiError::bad_request("invalid_cursor", "cursor is not one this API returned")
+        })?),
     };
     // One more than asked tells whether another page exists.
-    let mut items = state.store.feed(&me.account, &me.user, limit + 1, before).await?;
+    let mut items = state
+        .store
+        .feed(&me.account, &me.user, limit + 1, before)
+        .await?;
     let more = items.len() as i64 > limit;
     items.truncate(limit as usize);
-    let next_cursor = if more { items.last().map(|i| i.seq.to_string()) } else { None };
-    Ok(Json(FeedOut { items: items.iter().map(FeedItemDto::from).collect(), next_cursor }))
+    let next_cursor = if more {
+        items.last().map(|i| i.seq.to_string())
+    } else {
+        None
+    };
+    Ok(Json(FeedOut {
+        items: items.iter().map(FeedItemDto::from).collect(),
+        next_cursor,
+    }))
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -64,7 +74,9 @@ pub struct UnreadOut {
 #[utoipa::path(get, path = "/v1/me/feed/unread-count", tag = "feed", security(("user_token" = [])),
     responses((status = 200, body = UnreadOut)))]
 pub async fn get_unread(State(state): State<AppState>, me: UserAuth) -> ApiResult<Json<UnreadOut>> {
-    Ok(Json(UnreadOut { unread: state.store.unread_count(&me.account, &me.user).await? }))
+    Ok(Json(UnreadOut {
+        unread: state.store.unread_count(&me.account, &me.user).await?,
+    }))
 }
 
 /// Pushes the new unread count to the user's open tabs, here and on other nodes.
@@ -94,7 +106,11 @@ pub async fn post_read(
     me: UserAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    if !state.store.mark_read(&me.account, &me.user, &id, state.now()).await? {
+    if !state
+        .store
+        .mark_read(&me.account, &me.user, &id, state.now())
+        .await?
+    {
         return Err(ApiError::not_found("notification"));
     }
     push_unread(&state, &me).await?;
@@ -104,7 +120,10 @@ pub async fn post_read(
 #[utoipa::path(post, path = "/v1/me/feed/read-all", tag = "feed", security(("user_token" = [])),
     responses((status = 204)))]
 pub async fn post_read_all(State(state): State<AppState>, me: UserAuth) -> ApiResult<StatusCode> {
-    state.store.mark_all_read(&me.account, &me.user, state.now()).await?;
+    state
+        .store
+        .mark_all_read(&me.account, &me.user, state.now())
+        .await?;
     push_unread(&state, &me).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -112,6 +131,9 @@ pub async fn post_read_all(State(state): State<AppState>, me: UserAuth) -> ApiRe
 #[utoipa::path(post, path = "/v1/me/feed/seen", tag = "feed", security(("user_token" = [])),
     responses((status = 204)))]
 pub async fn post_seen(State(state): State<AppState>, me: UserAuth) -> ApiResult<StatusCode> {
-    state.store.mark_seen(&me.account, &me.user, state.now()).await?;
+    state
+        .store
+        .mark_seen(&me.account, &me.user, state.now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

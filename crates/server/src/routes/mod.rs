@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod directory;
 pub mod events;
 pub mod feed;
+pub mod ops;
 pub mod prefs;
 pub mod stream;
 pub mod system;
@@ -23,17 +24,33 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed")
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed",
+    )
 }
 
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     let api = Router::new()
         .route("/v1/accounts/{account}", put(directory::put_account))
-        .route("/v1/accounts/{account}/users/{user}", put(directory::put_user))
-        .route("/v1/accounts/{account}/teams/{team}", put(directory::put_team))
-        .route("/v1/accounts/{account}/defaults", get(admin::get_defaults).put(admin::put_defaults))
-        .route("/v1/accounts/{account}/profiles", get(admin::list_profiles).post(admin::create_profile))
+        .route(
+            "/v1/accounts/{account}/users/{user}",
+            put(directory::put_user),
+        )
+        .route(
+            "/v1/accounts/{account}/teams/{team}",
+            put(directory::put_team),
+        )
+        .route(
+            "/v1/accounts/{account}/defaults",
+            get(admin::get_defaults).put(admin::put_defaults),
+        )
+        .route(
+            "/v1/accounts/{account}/profiles",
+            get(admin::list_profiles).post(admin::create_profile),
+        )
         .route(
             "/v1/accounts/{account}/profiles/{profile}",
             put(admin::update_profile).delete(admin::delete_profile),
@@ -48,12 +65,26 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me/feed/{id}/read", post(feed::post_read))
         .route("/v1/me/stream", get(stream::get_stream))
         .route("/v1/me/presence", post(stream::post_presence))
-        .route("/v1/me/preferences", get(prefs::get_prefs).patch(prefs::patch_prefs))
+        .route(
+            "/v1/me/preferences",
+            get(prefs::get_prefs).patch(prefs::patch_prefs),
+        )
         .route("/v1/me/preferences/reset", post(prefs::reset))
-        .route("/v1/me/preferences/{tab}/turn-off-all", post(prefs::turn_off_all))
-        .route("/v1/me/preferences/types/{type}/dont-show", post(prefs::dont_show))
+        .route(
+            "/v1/me/preferences/{tab}/turn-off-all",
+            post(prefs::turn_off_all),
+        )
+        .route(
+            "/v1/me/preferences/types/{type}/dont-show",
+            post(prefs::dont_show),
+        )
         .route("/v1/me/preferences/types/{type}/mute", post(prefs::mute))
         .route("/v1/catalog", get(catalog::get_catalog))
+        .route("/v1/outbox", get(ops::get_outbox))
+        .route("/v1/jobs", get(ops::list_jobs))
+        .route("/v1/jobs/{id}", get(ops::get_job))
+        .route("/v1/jobs/{id}/retry", post(ops::retry_job))
+        .route("/v1/notifications/{id}", get(ops::get_notification))
         .layer(DefaultBodyLimit::max(limit));
     // A batch of 1,000 events needs more room than one event.
     let batch = Router::new()
@@ -65,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(system::openapi))
+        .merge(crate::ui::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

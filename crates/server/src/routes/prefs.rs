@@ -3,11 +3,11 @@
 
 use axum::Json;
 use axum::extract::State;
+use varsel_core::Sound;
 use varsel_core::Tab;
 use varsel_core::model::User;
 use varsel_core::prefs::{PrefContext, PrefLayer, profile_for};
 use varsel_core::view::{self, Editor, PreferencesPatch, PreferencesView, ViewOf};
-use varsel_core::Sound;
 
 use crate::auth::UserAuth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -25,9 +25,21 @@ pub struct UserPrefs {
 
 impl UserPrefs {
     pub async fn load(state: &AppState, account: &str, user: &str) -> ApiResult<UserPrefs> {
-        let a = state.store.get_account(account).await?.ok_or_else(|| ApiError::not_found("account"))?;
-        let u = state.store.get_user(account, user).await?.ok_or_else(|| ApiError::not_found("user"))?;
-        let (own, version) = state.store.user_prefs(account, user).await?.unwrap_or_default();
+        let a = state
+            .store
+            .get_account(account)
+            .await?
+            .ok_or_else(|| ApiError::not_found("account"))?;
+        let u = state
+            .store
+            .get_user(account, user)
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        let (own, version) = state
+            .store
+            .user_prefs(account, user)
+            .await?
+            .unwrap_or_default();
         let (account_layer, profile) = if a.tier.allows_defaults() {
             let profiles = state.store.profiles(account).await?;
             let profile = profile_for(&profiles, &u).map(|p| p.layer.clone());
@@ -35,7 +47,13 @@ impl UserPrefs {
         } else {
             (None, None)
         };
-        Ok(UserPrefs { user: u, own, version, account_layer, profile })
+        Ok(UserPrefs {
+            user: u,
+            own,
+            version,
+            account_layer,
+            profile,
+        })
     }
 
     pub fn view(&self, state: &AppState) -> PreferencesView {
@@ -48,7 +66,11 @@ impl UserPrefs {
         view::build_view(
             &state.catalog,
             &ctx,
-            ViewOf::User { slack_connected: false, teams_connected: false, user: &self.user },
+            ViewOf::User {
+                slack_connected: false,
+                teams_connected: false,
+                user: &self.user,
+            },
         )
     }
 }
@@ -63,17 +85,28 @@ async fn edit(
         let mut p = UserPrefs::load(state, &me.account, &me.user).await?;
         let mut layer = p.own.clone();
         f(&mut layer, &p.user)?;
-        if state.store.put_user_prefs(&me.account, &me.user, &layer, p.version).await? {
+        if state
+            .store
+            .put_user_prefs(&me.account, &me.user, &layer, p.version)
+            .await?
+        {
             p.own = layer;
             return Ok(Json(p.view(state)));
         }
     }
-    Err(ApiError::new(axum::http::StatusCode::CONFLICT, "conflict", "preferences changed concurrently; retry"))
+    Err(ApiError::new(
+        axum::http::StatusCode::CONFLICT,
+        "conflict",
+        "preferences changed concurrently; retry",
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/me/preferences", tag = "preferences", security(("user_token" = [])),
     responses((status = 200, body = PreferencesView)))]
-pub async fn get_prefs(State(state): State<AppState>, me: UserAuth) -> ApiResult<Json<PreferencesView>> {
+pub async fn get_prefs(
+    State(state): State<AppState>,
+    me: UserAuth,
+) -> ApiResult<Json<PreferencesView>> {
     let p = UserPrefs::load(&state, &me.account, &me.user).await?;
     Ok(Json(p.view(&state)))
 }
@@ -115,7 +148,10 @@ pub async fn turn_off_all(
 
 #[utoipa::path(post, path = "/v1/me/preferences/reset", tag = "preferences", security(("user_token" = [])),
     responses((status = 200, body = PreferencesView)))]
-pub async fn reset(State(state): State<AppState>, me: UserAuth) -> ApiResult<Json<PreferencesView>> {
+pub async fn reset(
+    State(state): State<AppState>,
+    me: UserAuth,
+) -> ApiResult<Json<PreferencesView>> {
     edit(&state, &me, |layer, _| {
         view::reset(layer);
         Ok(())
@@ -124,7 +160,10 @@ pub async fn reset(State(state): State<AppState>, me: UserAuth) -> ApiResult<Jso
 }
 
 fn known_type<'a>(state: &'a AppState, id: &str) -> ApiResult<&'a varsel_core::TypeDef> {
-    state.catalog.get(id).ok_or_else(|| ApiError::not_found("notification type"))
+    state
+        .catalog
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("notification type"))
 }
 
 #[utoipa::path(post, path = "/v1/me/preferences/types/{type}/dont-show", tag = "preferences", security(("user_token" = [])),
@@ -138,10 +177,16 @@ pub async fn dont_show(
 ) -> ApiResult<Json<PreferencesView>> {
     let t = known_type(&state, &type_id)?;
     if t.mandatory {
-        return Err(ApiError::invalid("locked", "this type is mandatory and cannot be turned off"));
+        return Err(ApiError::invalid(
+            "locked",
+            "this type is mandatory and cannot be turned off",
+        ));
     }
     if !t.allows(Tab::Desktop) {
-        return Err(ApiError::invalid("invalid_preference", "this type is not shown on the desktop"));
+        return Err(ApiError::invalid(
+            "invalid_preference",
+            "this type is not shown on the desktop",
+        ));
     }
     edit(&state, &me, |layer, _| {
         layer.set(Tab::Desktop, &type_id, false);

@@ -47,9 +47,9 @@ fn frame(msg: StreamMsg) -> Event {
             .id(seq.to_string())
             .json_data(&*item)
             .unwrap_or_else(|_| Event::default().comment("unserializable")),
-        StreamMsg::UnreadCount(n) => {
-            Event::default().event("unread_count").data(serde_json::json!({ "unread": n }).to_string())
-        }
+        StreamMsg::UnreadCount(n) => Event::default()
+            .event("unread_count")
+            .data(serde_json::json!({ "unread": n }).to_string()),
     }
 }
 
@@ -79,7 +79,10 @@ pub async fn get_stream(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let tab = q.tab_id.unwrap_or_else(|| format!("tab_{}", random_hex(8)));
     if !tab_id_ok(&tab) {
-        return Err(ApiError::bad_request("invalid_tab_id", "tab_id must be 1–100 visible ASCII characters"));
+        return Err(ApiError::bad_request(
+            "invalid_tab_id",
+            "tab_id must be 1–100 visible ASCII characters",
+        ));
     }
     let last_id = match headers.get("last-event-id") {
         None => None,
@@ -87,15 +90,30 @@ pub async fn get_stream(
             v.to_str()
                 .ok()
                 .and_then(|s| s.trim().parse::<i64>().ok())
-                .ok_or_else(|| ApiError::bad_request("invalid_last_event_id", "Last-Event-ID must be an id this stream sent"))?,
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_last_event_id",
+                        "Last-Event-ID must be an id this stream sent",
+                    )
+                })?,
         ),
     };
     let (tx, rx) = mpsc::channel(BUFFER);
     // Register before reading the replay, so nothing falls between the two.
-    let reg = state.hub.register(&me.account, &me.user, &tab, q.active, tx);
-    let guard = Guard { state: state.clone(), reg: Some(reg) };
+    let reg = state
+        .hub
+        .register(&me.account, &me.user, &tab, q.active, tx);
+    let guard = Guard {
+        state: state.clone(),
+        reg: Some(reg),
+    };
     let replay = match last_id {
-        Some(after) => state.store.feed_after(&me.account, &me.user, after, REPLAY_LIMIT).await?,
+        Some(after) => {
+            state
+                .store
+                .feed_after(&me.account, &me.user, after, REPLAY_LIMIT)
+                .await?
+        }
         None => Vec::new(),
     };
     let unread = state.store.unread_count(&me.account, &me.user).await?;
@@ -104,7 +122,12 @@ pub async fn get_stream(
         .iter()
         .map(|i| StreamMsg::Notification {
             seq: i.seq,
-            item: Box::new(NotificationFrame { item: FeedItemDto::from(i), popup: None, browser: false, bell: true }),
+            item: Box::new(NotificationFrame {
+                item: FeedItemDto::from(i),
+                popup: None,
+                browser: false,
+                bell: true,
+            }),
         })
         .collect();
     first.push(StreamMsg::UnreadCount(unread));
@@ -114,7 +137,11 @@ pub async fn get_stream(
         async move { if skip { None } else { Some(msg) } }
     });
     let events = stream::iter(first).chain(live).map(|m| Ok(frame(m)));
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive")))
+    Ok(Sse::new(events).keep_alive(
+        KeepAlive::new()
+            .interval(Duration::from_secs(15))
+            .text("keep-alive"),
+    ))
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -134,8 +161,13 @@ pub async fn post_presence(
     ApiJson(body): ApiJson<PresenceIn>,
 ) -> ApiResult<StatusCode> {
     if !tab_id_ok(&body.tab_id) {
-        return Err(ApiError::bad_request("invalid_tab_id", "tab_id must be 1–100 visible ASCII characters"));
+        return Err(ApiError::bad_request(
+            "invalid_tab_id",
+            "tab_id must be 1–100 visible ASCII characters",
+        ));
     }
-    state.hub.set_active(&me.account, &me.user, &body.tab_id, body.active);
+    state
+        .hub
+        .set_active(&me.account, &me.user, &body.tab_id, body.active);
     Ok(StatusCode::NO_CONTENT)
 }

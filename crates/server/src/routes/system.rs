@@ -17,7 +17,10 @@ pub struct Health {
 
 #[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = Health)))]
 pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
-    Json(Health { status: "ok".into(), backend: state.store.backend().into() })
+    Json(Health {
+        status: "ok".into(),
+        backend: state.store.backend().into(),
+    })
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "system",
@@ -26,7 +29,10 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(n) = state.store.pending_events().await {
         metrics::gauge!("varsel_events_pending").set(n as f64);
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
 }
 
 pub async fn openapi() -> impl IntoResponse {

@@ -42,9 +42,17 @@ pub async fn post_token(
     host_id("user_id", &body.user_id)?;
     let ttl = body.ttl_seconds.unwrap_or(3600);
     if !(1..=MAX_TTL).contains(&ttl) {
-        return Err(ApiError::invalid("invalid_ttl", format!("ttl_seconds must be 1–{MAX_TTL}")));
+        return Err(ApiError::invalid(
+            "invalid_ttl",
+            format!("ttl_seconds must be 1–{MAX_TTL}"),
+        ));
     }
-    if state.store.get_user(&body.account_id, &body.user_id).await?.is_none() {
+    if state
+        .store
+        .get_user(&body.account_id, &body.user_id)
+        .await?
+        .is_none()
+    {
         return Err(ApiError::not_found("user"));
     }
     Ok(Json(issue(&state, &body.account_id, &body.user_id, ttl)?))
@@ -54,6 +62,14 @@ pub async fn post_token(
 pub fn issue(state: &AppState, account: &str, user: &str, ttl_seconds: i64) -> ApiResult<TokenOut> {
     let now_s = state.now() / 1000;
     let exp = now_s + ttl_seconds;
-    let token = state.tokens.sign(&Claims { sub: user.into(), account: account.into(), exp, iat: Some(now_s) })?;
-    Ok(TokenOut { token, expires_at: rfc3339(exp * 1000) })
+    let token = state.tokens.sign(&Claims {
+        sub: user.into(),
+        account: account.into(),
+        exp,
+        iat: Some(now_s),
+    })?;
+    Ok(TokenOut {
+        token,
+        expires_at: rfc3339(exp * 1000),
+    })
 }

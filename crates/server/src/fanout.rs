@@ -1,0 +1,76 @@
+//! Fan-out of new notifications to open streams: this node's directly, other nodes'
+//! through the PostgreSQL bus.
+
+use std::collections::HashMap;
+
+use tokio::sync::mpsc;
+use varsel_store::BusMsg;
+
+use crate::state::AppState;
+
+/// Pushes new items to this node's streams and tells the other nodes (if any) to do the same.
+pub async fn push(state: &AppState, items: &[varsel_store::FeedItem]) {
+    if items.is_empty() {
+        return;
+    }
+    push_local(state, items).await;
+    if let Some(bus) = &state.bus {
+        let ids = items.iter().map(|i| i.id.clone()).collect();
+        if let Err(e) = bus
+            .publish(&BusMsg::Feed {
+                origin: state.node_id.clone(),
+                ids,
+            })
+            .await
+        {
+            tracing::warn!(error = %e, "could not tell other nodes of new feed items");
+        }
+    }
+}
+
+/// Pushes items to this node's streams, then each reached user's unread count.
+async fn push_local(state: &AppState, items: &[varsel_store::FeedItem]) {
+    let reached = state.hub.publish(items);
+    let mut by_account: HashMap<&str, Vec<String>> = HashMap::new();
+    for (account, user) in &reached {
+        by_account.entry(account).or_default().push(user.clone());
+    }
+    for (account, users) in by_account {
+        match state.store.unread_counts(account, &users).await {
+            Ok(counts) => {
+                for (user, n) in counts {
+                    state.hub.send_unread(account, &user, n);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "unread counts for the stream failed"),
+        }
+    }
+}
+
+/// Acts on what other nodes say: push their new feed items and unread counts to this
+/// node's streams, and wake the processor for events they accepted.
+pub async fn follow_bus(state: AppState, mut rx: mpsc::Receiver<BusMsg>) {
+    while let Some(msg) = rx.recv().await {
+        if msg.origin() == state.node_id {
+            continue;
+        }
+        match msg {
+            BusMsg::Events { .. } => {
+                state.wake.notify_one();
+                state.jobs_wake.notify_one();
+            }
+            BusMsg::Unread { account, user, .. } => {
+                if state.hub.has_streams(&account, &user) {
+                    match state.store.unread_count(&account, &user).await {
+                        Ok(n) => state.hub.send_unread(&account, &user, n),
+                        Err(e) => tracing::warn!(error = %e, "unread count for the stream failed"),
+                    }
+                }
+            }
+            BusMsg::Feed { ids, .. } => match state.store.feed_by_ids(&ids).await {
+                Ok(items) => push_local(&state, &items).await,
+                Err(e) => tracing::warn!(error = %e, "loading feed items from another node failed"),
+            },
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Firing a batch when its window closes: assignments become one notification with a
+//! count (withdrawn ones left out, an empty batch sends nothing); grouped replies become
+//! one email; a digest period becomes one summary email.
+
+use varsel_core::ObjectRef;
+use varsel_store::{Job, ProcessedBatch};
+
+use super::JobError;
+use super::email::EmailJob;
+use crate::processor::plan::{AccountCache, Subject, add_notification, decide_for, facts};
+use crate::state::AppState;
+
+pub async fn fire(state: &AppState, job: &Job) -> Result<(), JobError> {
+    let id = job.payload["batch_id"]
+        .as_str()
+        .ok_or_else(|| JobError::permanent("batch job without batch_id"))?;
+    let Some((b, items)) = state.store.batch(id).await? else {
+        return Ok(());
+    };
+    if b.state != "open" {
+        // Fired already (a retried job after a crash): nothing left to do.
+        return Ok(());
+    }
+    let now = state.now();
+    let mut work = ProcessedBatch {
+        processed_at: now,
+        ..Default::default()
+    };
+    let live: Vec<_> = items.iter().filter(|i| !i.withdrawn).collect();
+    let state_after = if live.is_empty() { "empty" } else { "fired" };
+    match b.kind.as_str() {
+        "assign" if !live.is_empty() => {
+            let Some(kind) = state.catalog.get(&b.type_id) else {
+                return Err(JobError::permanent("type left the catalog"));
+            };
+            let mut accounts = AccountCache::default();
+            let Some(account) = accounts.get(state, &b.account_id).await? else {
+                return Ok(());
+            };
+            let last = live.last().map(|i| &i.item).cloned().unwrap_or_default();
+            let actor_id = last["actor_id"].as_str().map(str::to_string);
+            let mut wanted = vec![b.user_id.clone()];
+            wanted.extend(actor_id.clone());
+            let users = state.store.get_users(&b.account_id, &wanted).await?;
+            let Some((user, own)) = users.iter().find(|(u, _)| u.id == b.user_id) else {
+                work.close_batches.push((b.id.clone(), "fired".into()));
+                state.store.complete_events(&work).await?;
+                return Ok(());
+            };
+            let actor_name = actor_id
+                .as_ref()
+                .and_then(|a| users.iter().find(|(u, _)| &u.id == a))
+                .map(|(u, _)| u.name.clone());
+            let objects: Vec<ObjectRef> = live
+                .iter()
+                .filter_map(|i| serde_json::from_value(i.item["object"].clone()).ok())
+                .collect();
+            let object = objects.last();
+            let data = last.get("data").filter(|d| !d.is_null());
+            // Preferences and presence as they are now, when the batch is delivered.
+            let f = facts(kind, None, varsel_core::Source::Ui, object, true);
+            let mut decided = decide_for(state, &f, account, user, own, true);
+            let event_ids: Vec<String> = live.iter().map(|i| i.event_id.clone()).collect();
+            if decided
+                .decisions
+                .iter()
+                .any(|d| d.outcome == varsel_core::Outcome::Sent)
+            {
+                let last_event = event_ids.last().cloned().unwrap_or_default();
+                let subject = Subject {
+                    kind,
+                    actor_id: actor_id.as_deref(),
+                    actor_name: actor_name.as_deref(),
+                    object,
+                    objects: objects.iter().collect(),
+                    data,
+                    count: live.len() as u32,
+                    event_id: &last_event,
+                    dedupe_key: format!("batch:{}", b.id),
+                };
+                add_notification(state, &mut work, user, &mut decided, &subject, &event_ids);
+            }
+        }
+        "email_group" if !live.is_empty() => {
+            let ids = live
+                .iter()
+                .filter_map(|i| i.item["notification_id"].as_str().map(str::to_string))
+                .collect();
+            work.jobs.push(EmailJob::Notifications { ids }.job(
+                &b.account_id,
+                format!("email:batch:{}", b.id),
+                now,
+            ));
+        }
+        "digest" if !live.is_empty() => {
+            work.jobs.push(
+                EmailJob::Digest {
+                    batch_id: b.id.clone(),
+                }
+                .job(&b.account_id, format!("email:batch:{}", b.id), now),
+            );
+        }
+        _ => {}
+    }
+    work.close_batches.push((b.id.clone(), state_after.into()));
+    let fresh = state.store.complete_events(&work).await?;
+    if !work.jobs.is_empty() {
+        state.jobs_wake.notify_one();
+    }
+    crate::fanout::push(state, &fresh).await;
+    Ok(())
+}

@@ -1,0 +1,354 @@
+//! The event processor: claims accepted events, decides for every candidate recipient
+//! and channel, renders, and writes decisions, notifications, deliveries and the jobs
+//! they cause in one transaction per batch; then pushes the new items to open streams.
+//!
+//! An event stays `pending` until that transaction commits, so a crash at any point
+//! means it is processed again; notifications are unique per (user, event), so a
+//! reprocessed event never shows twice in a feed.
+
+pub mod plan;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use varsel_core::model::{Channel, User};
+use varsel_core::prefs::PrefLayer;
+use varsel_core::{Outcome, TypeDef};
+use varsel_store::{BatchAdd, BatchOp, ClaimedEvent, DecisionRow, ProcessedBatch, Withdrawal};
+
+use crate::state::AppState;
+use plan::{AccountCache, Subject, add_notification, decide_for, facts};
+
+/// Fallback poll when no wake-up arrives (events from other nodes, retries).
+const IDLE_POLL: Duration = Duration::from_millis(1000);
+
+/// Runs until the process ends.
+pub async fn run(state: AppState) {
+    if state.store.backend() == "sqlite"
+        && let Err(e) = state.store.release_leases().await
+    {
+        tracing::error!(error = %e, "could not release old leases");
+    }
+    loop {
+        match process_once(&state).await {
+            Ok(0) => {
+                tokio::select! {
+                    _ = state.wake.notified() => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "event processing failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+/// Claims and processes one batch; returns how many events it handled.
+pub async fn process_once(state: &AppState) -> anyhow::Result<usize> {
+    let now = state.now();
+    let cfg = &state.config;
+    let events = state
+        .store
+        .claim_events(
+            cfg.process_batch,
+            now,
+            now + cfg.process_lease_seconds * 1000,
+        )
+        .await?;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let n = events.len();
+    let mut accounts = AccountCache::default();
+    let mut batch = ProcessedBatch {
+        processed_at: now,
+        ..Default::default()
+    };
+    for ev in &events {
+        let marks = (
+            batch.event_ids.len(),
+            batch.decisions.len(),
+            batch.notifications.len(),
+            batch.mentions.len(),
+            batch.jobs.len(),
+            batch.batch_ops.len(),
+            batch.links.len(),
+        );
+        if let Err(e) = process_event(state, ev, &mut accounts, &mut batch).await {
+            // Drop what this event added; it is retried on its own later.
+            batch.event_ids.truncate(marks.0);
+            batch.decisions.truncate(marks.1);
+            batch.notifications.truncate(marks.2);
+            batch.mentions.truncate(marks.3);
+            batch.jobs.truncate(marks.4);
+            batch.batch_ops.truncate(marks.5);
+            batch.links.truncate(marks.6);
+            tracing::error!(event.id = %ev.id, error = %e, "event failed");
+            state
+                .store
+                .fail_event(&ev.id, &e.to_string(), cfg.process_max_attempts)
+                .await?;
+        }
+    }
+    let fresh = state.store.complete_events(&batch).await?;
+    for d in &batch.decisions {
+        for x in &d.decisions {
+            metrics::counter!("varsel_decisions_total", "outcome" => outcome_label(x.outcome))
+                .increment(1);
+        }
+    }
+    if !batch.jobs.is_empty() || !batch.batch_ops.is_empty() {
+        state.jobs_wake.notify_one();
+    }
+    crate::fanout::push(state, &fresh).await;
+    Ok(n)
+}
+
+pub fn outcome_label(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Sent => "sent",
+        Outcome::Scheduled => "scheduled",
+        Outcome::Skipped => "skipped",
+        Outcome::Dropped => "dropped",
+    }
+}
+
+/// The candidate recipients of an event, by the type's resolution rule.
+async fn candidates(
+    state: &AppState,
+    kind: &TypeDef,
+    ev: &ClaimedEvent,
+) -> anyhow::Result<Vec<String>> {
+    use varsel_core::catalog::Resolution;
+    let b = &ev.body;
+    let mut ids = match kind.audience.recipients {
+        Resolution::Explicit => b.recipients.clone(),
+        Resolution::OwnerOnly => b.owner_id.clone().into_iter().collect(),
+        Resolution::TeamPrimary => match &b.team_id {
+            Some(team) => state
+                .store
+                .get_team(&b.account_id, team)
+                .await?
+                .map(|t| {
+                    t.members
+                        .into_iter()
+                        .filter(|m| m.primary)
+                        .map(|m| m.user_id)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            None => Vec::new(),
+        },
+    };
+    let mut seen = HashSet::new();
+    ids.retain(|id| seen.insert(id.clone()));
+    Ok(ids)
+}
+
+fn skipped_everywhere(reason: &str) -> Vec<varsel_core::Decision> {
+    varsel_core::Tab::ALL
+        .iter()
+        .flat_map(|tab| {
+            tab.channels()
+                .iter()
+                .map(move |&channel| varsel_core::Decision {
+                    tab: *tab,
+                    channel,
+                    outcome: Outcome::Skipped,
+                    reason: reason.to_string(),
+                })
+        })
+        .collect()
+}
+
+async fn process_event(
+    state: &AppState,
+    ev: &ClaimedEvent,
+    accounts: &mut AccountCache,
+    batch: &mut ProcessedBatch,
+) -> anyhow::Result<()> {
+    let b = &ev.body;
+    let now = batch.processed_at;
+    batch.event_ids.push(ev.id.clone());
+    let Some(kind) = state.catalog.get(&b.kind) else {
+        // The catalog changed since the event was accepted: nothing to decide.
+        tracing::warn!(event.id = %ev.id, event.type = %b.kind, "event type no longer in the catalog");
+        return Ok(());
+    };
+    let Some(account) = accounts.get(state, &b.account_id).await? else {
+        tracing::warn!(event.id = %ev.id, "account no longer exists");
+        return Ok(());
+    };
+    let recipients = candidates(state, kind, ev).await?;
+    let mut wanted = recipients.clone();
+    if let Some(actor) = &b.actor_id {
+        wanted.push(actor.clone());
+    }
+    let users: HashMap<String, (User, PrefLayer)> = state
+        .store
+        .get_users(&b.account_id, &wanted)
+        .await?
+        .into_iter()
+        .map(|(u, p)| (u.id.clone(), (u, p)))
+        .collect();
+    let actor_name = b
+        .actor_id
+        .as_ref()
+        .and_then(|a| users.get(a))
+        .map(|(u, _)| u.name.clone());
+
+    let activity = b
+        .object
+        .as_ref()
+        .map(|o| o.id.clone())
+        .filter(|id| !id.is_empty());
+    let already: HashSet<String> = match (&activity, kind.first_mention_only) {
+        (Some(act), true) => {
+            let mut set: HashSet<String> = state
+                .store
+                .mentioned(&b.account_id, act, &recipients)
+                .await?
+                .into_iter()
+                .collect();
+            // Mentions of the same activity earlier in this batch count too.
+            set.extend(
+                batch
+                    .mentions
+                    .iter()
+                    .filter(|(a, x, _)| a == &b.account_id && x == act)
+                    .map(|(_, _, u)| u.clone()),
+            );
+            set
+        }
+        _ => HashSet::new(),
+    };
+
+    // An object assigned to one user is withdrawn from whoever had it in an open batch.
+    if kind.is_batched()
+        && let ([to], Some(obj)) = (recipients.as_slice(), &activity)
+    {
+        batch.batch_ops.push(BatchOp::Withdraw(Withdrawal {
+            account_id: b.account_id.clone(),
+            type_id: kind.id.clone(),
+            object_id: obj.clone(),
+            keep_user: to.clone(),
+            now,
+        }));
+    }
+
+    let facts = facts(
+        kind,
+        b.actor_id.as_deref(),
+        b.source,
+        b.object.as_ref(),
+        false,
+    );
+    for uid in &recipients {
+        let Some((user, own)) = users.get(uid) else {
+            batch.decisions.push(DecisionRow {
+                event_id: ev.id.clone(),
+                account_id: b.account_id.clone(),
+                user_id: uid.clone(),
+                decisions: skipped_everywhere("unknown_user"),
+            });
+            continue;
+        };
+        let first_mention = !already.contains(uid);
+        let mut decided = decide_for(state, &facts, account, user, own, first_mention);
+        if let (Some(act), true) = (&activity, kind.first_mention_only)
+            && first_mention
+            && decided.delivers()
+        {
+            batch
+                .mentions
+                .push((b.account_id.clone(), act.clone(), uid.clone()));
+        }
+        let item = || {
+            serde_json::json!({
+                "event_id": ev.id, "actor_id": b.actor_id, "object": b.object, "data": b.data,
+            })
+        };
+        if let Some(rule) = &kind.batch {
+            // Delivered when the batch's window closes (the scheduler fires it).
+            if decided.delivers() {
+                batch.batch_ops.push(BatchOp::Add(BatchAdd {
+                    kind: "assign".into(),
+                    account_id: b.account_id.clone(),
+                    user_id: uid.clone(),
+                    type_id: kind.id.clone(),
+                    group_key: String::new(),
+                    event_id: ev.id.clone(),
+                    object_id: activity.clone(),
+                    item: item(),
+                    due_at: ev.received_at + i64::from(rule.delay_seconds) * 1000,
+                    max_items: if rule.group { i64::MAX } else { 1 },
+                    now,
+                }));
+            }
+        } else {
+            if let Some(digest) = &kind.digest
+                && let Some(line) = decided
+                    .decisions
+                    .iter_mut()
+                    .find(|d| d.channel == Channel::Email)
+                && line.outcome == Outcome::Sent
+            {
+                // Fed into the weekly summary instead of an email of its own.
+                line.outcome = Outcome::Scheduled;
+                line.reason.push_str(";digest");
+                let weekday = varsel_core::model::parse_weekday(&digest.weekday)
+                    .unwrap_or(chrono::Weekday::Fri);
+                let due = varsel_core::schedule::next_weekly_ms(
+                    now,
+                    &user.timezone,
+                    weekday,
+                    digest.hour,
+                );
+                batch.batch_ops.push(BatchOp::Add(BatchAdd {
+                    kind: "digest".into(),
+                    account_id: b.account_id.clone(),
+                    user_id: uid.clone(),
+                    type_id: kind.id.clone(),
+                    group_key: due.to_string(),
+                    event_id: ev.id.clone(),
+                    object_id: activity.clone(),
+                    item: item(),
+                    due_at: due,
+                    max_items: i64::MAX,
+                    now,
+                }));
+            }
+            if decided.decisions.iter().any(|d| d.outcome == Outcome::Sent) {
+                let subject = Subject {
+                    kind,
+                    actor_id: b.actor_id.as_deref(),
+                    actor_name: actor_name.as_deref(),
+                    object: b.object.as_ref(),
+                    objects: b.object.iter().collect(),
+                    data: b.data.as_ref(),
+                    count: 1,
+                    event_id: &ev.id,
+                    dedupe_key: format!("event:{}", ev.id),
+                };
+                add_notification(
+                    state,
+                    batch,
+                    user,
+                    &mut decided,
+                    &subject,
+                    std::slice::from_ref(&ev.id),
+                );
+            }
+        }
+        batch.decisions.push(DecisionRow {
+            event_id: ev.id.clone(),
+            account_id: b.account_id.clone(),
+            user_id: uid.clone(),
+            decisions: decided.decisions,
+        });
+    }
+    Ok(())
+}

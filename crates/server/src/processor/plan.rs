@@ -1,0 +1,255 @@
+//! What the processor and the batch firing share: the account facts, the preference
+//! context of a user, and turning a decision into a notification, its deliveries, and
+//! the email work it causes.
+
+use std::collections::HashMap;
+
+use varsel_core::decide::{Connections, EventFacts, RecipientDecision, RecipientFacts, decide};
+use varsel_core::model::{Channel, ObjectRef, User};
+use varsel_core::prefs::{PrefContext, PrefLayer, profile_for};
+use varsel_core::render::{Person, RenderContext};
+use varsel_core::{Outcome, TypeDef};
+use varsel_store::{Account, BatchAdd, BatchOp, NewJob, NewNotification, ProcessedBatch, Profile};
+
+use crate::jobs::email::EmailJob;
+use crate::state::AppState;
+
+/// Account facts loaded once per batch of work.
+#[derive(Default)]
+pub struct AccountCache {
+    map: HashMap<String, Option<AccountFacts>>,
+}
+
+pub struct AccountFacts {
+    pub account: Account,
+    pub defaults: PrefLayer,
+    pub profiles: Vec<Profile>,
+}
+
+impl AccountFacts {
+    /// The preference context of a user of this account (SPEC §2 layers).
+    pub fn prefs<'a>(&'a self, user: &'a User, own: &'a PrefLayer) -> PrefContext<'a> {
+        let allowed = self.account.tier.allows_defaults();
+        PrefContext {
+            user: Some(user),
+            own: Some(own),
+            profile: if allowed {
+                profile_for(&self.profiles, user).map(|p| &p.layer)
+            } else {
+                None
+            },
+            account: allowed.then_some(&self.defaults),
+        }
+    }
+}
+
+impl AccountCache {
+    pub async fn get(
+        &mut self,
+        state: &AppState,
+        id: &str,
+    ) -> anyhow::Result<Option<&AccountFacts>> {
+        if !self.map.contains_key(id) {
+            let loaded = match state.store.get_account(id).await? {
+                None => None,
+                Some(account) => Some(AccountFacts {
+                    account,
+                    defaults: state.store.account_defaults(id).await?,
+                    profiles: state.store.profiles(id).await?,
+                }),
+            };
+            self.map.insert(id.to_string(), loaded);
+        }
+        Ok(self.map.get(id).and_then(Option::as_ref))
+    }
+}
+
+/// Decides for one user with the presence this node knows.
+pub fn decide_for(
+    state: &AppState,
+    facts: &EventFacts<'_>,
+    account: &AccountFacts,
+    user: &User,
+    own: &PrefLayer,
+    first_mention: bool,
+) -> RecipientDecision {
+    let r = RecipientFacts {
+        user,
+        prefs: account.prefs(user, own),
+        first_mention,
+        presence: state.hub.presence(&user.account_id, &user.id),
+        connections: Connections::default(),
+    };
+    decide(&state.catalog, facts, &r)
+}
+
+/// What a notification is about.
+pub struct Subject<'a> {
+    pub kind: &'a TypeDef,
+    pub actor_id: Option<&'a str>,
+    pub actor_name: Option<&'a str>,
+    pub object: Option<&'a ObjectRef>,
+    pub objects: Vec<&'a ObjectRef>,
+    pub data: Option<&'a serde_json::Value>,
+    pub count: u32,
+    /// The event the notification stems from (the latest one for a batch).
+    pub event_id: &'a str,
+    /// Unique per user: `event:<id>` or `batch:<id>`.
+    pub dedupe_key: String,
+}
+
+/// Turns a decision into a notification (rendered in the user's language), its
+/// deliveries and its email work, and adds them to `batch`.
+pub fn add_notification(
+    state: &AppState,
+    batch: &mut ProcessedBatch,
+    user: &User,
+    decided: &mut RecipientDecision,
+    s: &Subject<'_>,
+    linked_events: &[String],
+) {
+    let now = batch.processed_at;
+    let ctx = RenderContext {
+        actor: s.actor_id.map(|id| Person {
+            id,
+            name: s.actor_name,
+        }),
+        object: s.object,
+        objects: s.objects.clone(),
+        data: s.data,
+        count: s.count,
+        recipient: Person {
+            id: &user.id,
+            name: Some(&user.name),
+        },
+    };
+    let text = state.renderer.render(&s.kind.id, &user.locale, &ctx);
+    let id = format!("ntf_{}", ulid::Ulid::new());
+    let email = plan_email(state, batch, user, decided, s, &id);
+    let mut deliveries: Vec<(String, String)> = decided
+        .decisions
+        .iter()
+        .filter(|d| d.outcome == Outcome::Sent && d.channel != Channel::Email)
+        .map(|d| {
+            let st = match d.channel {
+                Channel::Bell => "delivered",
+                Channel::Popup | Channel::Browser => "sent",
+                _ => "pending",
+            };
+            (d.channel.as_str().to_string(), st.to_string())
+        })
+        .collect();
+    if let Some(st) = email {
+        deliveries.push(("email".into(), st.into()));
+    }
+    for e in linked_events {
+        batch.links.push((e.clone(), id.clone()));
+    }
+    batch.notifications.push(NewNotification {
+        id,
+        account_id: user.account_id.clone(),
+        user_id: user.id.clone(),
+        dedupe_key: s.dedupe_key.clone(),
+        event_id: s.event_id.to_string(),
+        kind: s.kind.id.clone(),
+        section: s.kind.section.clone(),
+        title: text.title,
+        body: text.body,
+        url: s.object.and_then(|o| o.url.clone()),
+        count: i64::from(s.count),
+        actor_id: s.actor_id.map(str::to_string),
+        popup_sound: decided.popup_sound.map(|x| x.as_str().to_string()),
+        browser: decided.browser_wanted,
+        in_feed: decided.outcome(Channel::Bell) == Some(Outcome::Sent),
+        created_at: now,
+        deliveries,
+    });
+}
+
+/// The email work of a notification: grouped with other replies of its thread, or a job
+/// of its own. Returns the initial state of the email delivery, if email is sent.
+fn plan_email(
+    state: &AppState,
+    batch: &mut ProcessedBatch,
+    user: &User,
+    decided: &mut RecipientDecision,
+    s: &Subject<'_>,
+    notification_id: &str,
+) -> Option<&'static str> {
+    let line = decided
+        .decisions
+        .iter_mut()
+        .find(|d| d.channel == Channel::Email)?;
+    if line.outcome != Outcome::Sent {
+        return None;
+    }
+    let now = batch.processed_at;
+    match &s.kind.email_grouping {
+        Some(g) => {
+            line.outcome = Outcome::Scheduled;
+            line.reason.push_str(";grouped");
+            batch.batch_ops.push(BatchOp::Add(BatchAdd {
+                kind: "email_group".into(),
+                account_id: user.account_id.clone(),
+                user_id: user.id.clone(),
+                type_id: s.kind.id.clone(),
+                group_key: s
+                    .object
+                    .map(|o| o.id.clone())
+                    .unwrap_or_else(|| s.event_id.to_string()),
+                event_id: s.event_id.to_string(),
+                object_id: s.object.map(|o| o.id.clone()),
+                item: serde_json::json!({ "notification_id": notification_id }),
+                due_at: now + i64::from(g.window_seconds) * 1000,
+                max_items: i64::from(g.max_items.max(1)),
+                now,
+            }));
+            let _ = state;
+            Some("scheduled")
+        }
+        None => {
+            batch.jobs.push(
+                EmailJob::Notifications {
+                    ids: vec![notification_id.to_string()],
+                }
+                .job(&user.account_id, format!("email:{notification_id}"), now),
+            );
+            Some("pending")
+        }
+    }
+}
+
+/// A new job with a fresh id.
+pub fn new_job(
+    kind: &str,
+    dedupe_key: String,
+    account: &str,
+    payload: serde_json::Value,
+    run_at: i64,
+) -> NewJob {
+    NewJob {
+        id: format!("job_{}", ulid::Ulid::new()),
+        kind: kind.to_string(),
+        dedupe_key,
+        account_id: Some(account.to_string()),
+        payload,
+        run_at,
+    }
+}
+
+/// Facts of an event for the decision (`due`: a batch being delivered now).
+pub fn facts<'a>(
+    kind: &'a TypeDef,
+    actor: Option<&'a str>,
+    source: varsel_core::Source,
+    object: Option<&'a ObjectRef>,
+    due: bool,
+) -> EventFacts<'a> {
+    EventFacts {
+        kind,
+        actor_id: actor,
+        source,
+        object,
+        due,
+    }
+}

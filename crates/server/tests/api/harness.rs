@@ -1,0 +1,673 @@
+//! `TestApp`: a real Varsel server on `127.0.0.1:0` with a fresh database per test
+//! (SQLite in a temporary directory, or a fresh PostgreSQL database when
+//! `VARSEL_TEST_DATABASE_URL` is set), plus HTTP and SSE helpers.
+
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use futures::{Stream, StreamExt};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use varsel_server::app::start_on;
+use varsel_server::config::Config;
+use varsel_server::state::AppState;
+
+pub const API_KEY: &str = "test-api-key-0123456789";
+/// 40 characters.
+pub const TOKEN_SECRET: &str = "varsel-test-token-secret-0123456789abcde";
+/// How long any wait (processing, a stream frame) may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Who a request is made as.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    None,
+    Key,
+    /// A user token (or any other bearer string).
+    Bearer(String),
+}
+
+impl Auth {
+    pub fn user(token: &str) -> Auth {
+        Auth::Bearer(token.to_string())
+    }
+}
+
+/// An answer: status and body (JSON when it is JSON, else `Value::Null`).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub content_type: String,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Resp {
+    /// Asserts the status and returns the body.
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        &self.body
+    }
+
+    /// Asserts a 4xx answer with the error envelope and returns its code.
+    #[track_caller]
+    pub fn error(&self, status: u16) -> String {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        assert!(
+            self.content_type.starts_with("application/json"),
+            "error body is not JSON ({}): {}",
+            self.content_type,
+            self.text
+        );
+        let e = &self.body["error"];
+        let code = e["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error.code in {}", self.text));
+        let message = e["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error.message in {}", self.text));
+        assert!(
+            !code.is_empty() && !message.is_empty(),
+            "empty code or message: {}",
+            self.text
+        );
+        assert_eq!(
+            self.body.as_object().map(|o| o.len()),
+            Some(1),
+            "extra top-level fields: {}",
+            self.text
+        );
+        code.to_string()
+    }
+
+    /// Asserts the error status and code.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.error(status), code, "body: {}", self.text);
+    }
+}
+
+/// A PostgreSQL database created for one test and dropped with it.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; a thread with its own runtime can block.
+        let handle = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .expect("connect to drop the test db");
+                // The name is ours: `varsel_t_` and hex.
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .expect("drop the test db");
+                let _ = conn.close().await;
+            });
+        });
+        let _ = handle.join();
+    }
+}
+
+/// Splits `postgres://user@host:port/db?query` into the URL of the server's `postgres`
+/// database and a function making the URL of another database.
+fn pg_urls(url: &str, db: &str) -> (String, String) {
+    let (main, query) = match url.split_once('?') {
+        Some((m, q)) => (m, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = main.find("://").map_or(0, |i| i + 3);
+    let base = match main[scheme_end..].find('/') {
+        Some(i) => &main[..scheme_end + i],
+        None => main,
+    };
+    (
+        format!("{base}/postgres{query}"),
+        format!("{base}/{db}{query}"),
+    )
+}
+
+async fn fresh_pg(url: &str) -> (PgDatabase, String) {
+    use sqlx::Connection;
+    let name = format!("varsel_t_{}", varsel_server::auth::random_hex(8));
+    let (admin_url, db_url) = pg_urls(url, &name);
+    let mut conn = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to the postgres database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut conn)
+        .await
+        .expect("create the test db");
+    let _ = conn.close().await;
+    (PgDatabase { admin_url, name }, db_url)
+}
+
+/// A running server with its own database.
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+    // Field order: the server's database goes after the server stops.
+    pg: Option<PgDatabase>,
+    _dir: TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+        drop(self.pg.take());
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}, None).await
+    }
+
+    /// A server with a changed configuration and, optionally, a clock the test moves.
+    pub async fn spawn_with(
+        configure: impl FnOnce(&mut Config),
+        clock: Option<varsel_server::clock::ManualClock>,
+    ) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = Config::defaults();
+        cfg.api_key = API_KEY.into();
+        cfg.token_secret = TOKEN_SECRET.into();
+        cfg.listen = "127.0.0.1:0".into();
+        let pg = match std::env::var("VARSEL_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => {
+                let (db, db_url) = fresh_pg(&url).await;
+                cfg.database_url = db_url;
+                Some(db)
+            }
+            _ => {
+                cfg.database_url = format!("sqlite://{}", dir.path().join("varsel.db").display());
+                None
+            }
+        };
+        configure(&mut cfg);
+        cfg.validate().expect("test config is valid");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let clock = clock
+            .map(|c| std::sync::Arc::new(c) as std::sync::Arc<dyn varsel_server::clock::Clock>);
+        let running = start_on(cfg, listener, clock).await.expect("server starts");
+        let base = format!("http://{}", running.addr);
+        TestApp {
+            base,
+            state: running.state,
+            client: reqwest::Client::new(),
+            server: running.server,
+            pg,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str, auth: &Auth) -> reqwest::RequestBuilder {
+        let rb = self.client.request(method, self.url(path));
+        match auth {
+            Auth::None => rb,
+            Auth::Key => rb.bearer_auth(API_KEY),
+            Auth::Bearer(t) => rb.bearer_auth(t),
+        }
+    }
+
+    /// Sends a request builder and reads the answer.
+    pub async fn send(&self, rb: reqwest::RequestBuilder) -> Resp {
+        let r = rb.send().await.expect("request sent");
+        let status = r.status().as_u16();
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let text = r.text().await.expect("body read");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        assert!(status < 500, "5xx answer {status}: {text}");
+        Resp {
+            status,
+            content_type,
+            text,
+            body,
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Resp {
+        let mut rb = self.request(method, path, auth);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        self.send(rb).await
+    }
+
+    pub async fn get(&self, path: &str, auth: &Auth) -> Resp {
+        self.call(Method::GET, path, auth, None).await
+    }
+
+    pub async fn post(&self, path: &str, auth: &Auth, body: Value) -> Resp {
+        self.call(Method::POST, path, auth, Some(body)).await
+    }
+
+    /// A POST without a body (the feed actions).
+    pub async fn post_empty(&self, path: &str, auth: &Auth) -> Resp {
+        self.call(Method::POST, path, auth, None).await
+    }
+
+    pub async fn put(&self, path: &str, auth: &Auth, body: Value) -> Resp {
+        self.call(Method::PUT, path, auth, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, auth: &Auth, body: Value) -> Resp {
+        self.call(Method::PATCH, path, auth, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, auth: &Auth) -> Resp {
+        self.call(Method::DELETE, path, auth, None).await
+    }
+
+    // ----- directory -----
+
+    pub async fn put_account(&self, id: &str, tier: &str) -> Value {
+        self.put(
+            &format!("/v1/accounts/{id}"),
+            &Auth::Key,
+            json!({"name": format!("Account {id}"), "tier": tier}),
+        )
+        .await
+        .ok(200)
+        .clone()
+    }
+
+    /// Upserts a user; `extra` fields override the defaults (email, name, locale `en`).
+    pub async fn put_user(&self, account: &str, id: &str, extra: Value) -> Value {
+        let mut body = json!({"email": format!("{id}@example.com"), "name": format!("User {id}"), "locale": "en"});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        self.put(
+            &format!("/v1/accounts/{account}/users/{id}"),
+            &Auth::Key,
+            body,
+        )
+        .await
+        .ok(200)
+        .clone()
+    }
+
+    pub async fn put_team(&self, account: &str, id: &str, members: Value) -> Value {
+        self.put(
+            &format!("/v1/accounts/{account}/teams/{id}"),
+            &Auth::Key,
+            json!({"name": id, "members": members}),
+        )
+        .await
+        .ok(200)
+        .clone()
+    }
+
+    /// A user token from `POST /v1/tokens`.
+    pub async fn token(&self, account: &str, user: &str) -> String {
+        let r = self
+            .post(
+                "/v1/tokens",
+                &Auth::Key,
+                json!({"account_id": account, "user_id": user}),
+            )
+            .await;
+        r.ok(200)["token"].as_str().expect("token").to_string()
+    }
+
+    // ----- events -----
+
+    pub async fn post_event(&self, event: Value) -> (u16, Value) {
+        let r = self.post("/v1/events", &Auth::Key, event).await;
+        (r.status, r.body)
+    }
+
+    /// Posts an event that must be accepted; returns its id.
+    pub async fn accept(&self, event: Value) -> String {
+        let r = self.post("/v1/events", &Auth::Key, event).await;
+        let body = r.ok(202);
+        assert_eq!(body["duplicate"], json!(false), "{}", r.text);
+        body["id"].as_str().expect("event id").to_string()
+    }
+
+    /// Posts an event, waits until it is processed and returns its trace.
+    pub async fn deliver(&self, event: Value) -> Trace {
+        let id = self.accept(event).await;
+        self.wait_processed(&id).await
+    }
+
+    /// Polls the trace until the event is no longer pending.
+    pub async fn wait_processed(&self, event_id: &str) -> Trace {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(2);
+        loop {
+            let r = self
+                .get(&format!("/v1/events/{event_id}/trace"), &Auth::Key)
+                .await;
+            let body = r.ok(200).clone();
+            if body["state"] != json!("pending") {
+                assert_eq!(body["state"], json!("done"), "event failed: {body}");
+                return Trace(body);
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "event {event_id} still pending after {WAIT:?}"
+            );
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(25));
+        }
+    }
+
+    // ----- feed -----
+
+    pub async fn feed(&self, token: &str) -> Vec<Value> {
+        let r = self.get("/v1/me/feed?limit=100", &Auth::user(token)).await;
+        r.ok(200)["items"].as_array().expect("items").clone()
+    }
+
+    pub async fn unread(&self, token: &str) -> i64 {
+        let r = self
+            .get("/v1/me/feed/unread-count", &Auth::user(token))
+            .await;
+        r.ok(200)["unread"].as_i64().expect("unread")
+    }
+
+    pub async fn prefs(&self, token: &str) -> Value {
+        self.get("/v1/me/preferences", &Auth::user(token))
+            .await
+            .ok(200)
+            .clone()
+    }
+
+    // ----- real-time -----
+
+    /// Opens `GET /v1/me/stream?{query}` and expects 200 `text/event-stream`.
+    pub async fn stream(&self, token: &str, query: &str) -> SseClient {
+        self.stream_with(token, query, None)
+            .await
+            .expect("stream opens")
+    }
+
+    /// Opens the stream with an optional `Last-Event-ID`; an error answer is returned as `Err`.
+    pub async fn stream_with(
+        &self,
+        token: &str,
+        query: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<SseClient, Resp> {
+        let mut rb = self.request(
+            Method::GET,
+            &format!("/v1/me/stream?{query}"),
+            &Auth::user(token),
+        );
+        if let Some(id) = last_event_id {
+            rb = rb.header("Last-Event-ID", id);
+        }
+        let r = rb.send().await.expect("stream request sent");
+        if r.status() != 200 {
+            let status = r.status().as_u16();
+            let content_type = r
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let text = r.text().await.unwrap_or_default();
+            let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+            return Err(Resp {
+                status,
+                content_type,
+                text,
+                body,
+            });
+        }
+        let ct = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert!(ct.starts_with("text/event-stream"), "content type {ct}");
+        Ok(SseClient {
+            stream: Box::pin(r.bytes_stream().map(|c| c.map(|b| b.to_vec()))),
+            buf: Vec::new(),
+        })
+    }
+}
+
+/// A trace: `{event_id, state, decisions: [{user_id, tab, channel, outcome, reason}]}`.
+#[derive(Debug, Clone)]
+pub struct Trace(pub Value);
+
+impl Trace {
+    pub fn lines(&self) -> &Vec<Value> {
+        self.0["decisions"].as_array().expect("decisions")
+    }
+
+    /// `(outcome, reason)` of one user and channel; fails when there is none or several.
+    #[track_caller]
+    pub fn of(&self, user: &str, channel: &str) -> (String, String) {
+        let found: Vec<&Value> = self
+            .lines()
+            .iter()
+            .filter(|d| d["user_id"] == json!(user) && d["channel"] == json!(channel))
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "want one decision for {user}/{channel} in {}",
+            self.0
+        );
+        let d = found[0];
+        (
+            d["outcome"].as_str().expect("outcome").into(),
+            d["reason"].as_str().expect("reason").into(),
+        )
+    }
+
+    #[track_caller]
+    pub fn assert(&self, user: &str, channel: &str, outcome: &str, reason: &str) {
+        assert_eq!(
+            self.of(user, channel),
+            (outcome.to_string(), reason.to_string()),
+            "{user}/{channel}"
+        );
+    }
+
+    /// Asserts every channel of a user has this outcome and reason.
+    #[track_caller]
+    pub fn assert_all(&self, user: &str, outcome: &str, reason: &str) {
+        for ch in CHANNELS {
+            self.assert(user, ch, outcome, reason);
+        }
+    }
+
+    /// The users the trace has lines for, sorted, without repeats.
+    pub fn users(&self) -> Vec<String> {
+        let mut u: Vec<String> = self
+            .lines()
+            .iter()
+            .map(|d| d["user_id"].as_str().expect("user_id").to_string())
+            .collect();
+        u.sort();
+        u.dedup();
+        u
+    }
+
+    /// The tab each channel is reported under.
+    #[track_caller]
+    pub fn assert_tabs(&self) {
+        for d in self.lines() {
+            let tab = match d["channel"].as_str().expect("channel") {
+                "email" => "email",
+                "bell" | "popup" | "browser" => "desktop",
+                "slack" | "teams" => "other_apps",
+                "mobile" => "mobile",
+                other => panic!("unknown channel {other}"),
+            };
+            assert_eq!(d["tab"], json!(tab), "{d}");
+        }
+    }
+}
+
+/// Every delivery channel, in trace order.
+pub const CHANNELS: [&str; 7] = [
+    "email", "bell", "popup", "browser", "slack", "teams", "mobile",
+];
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone, Default)]
+pub struct Frame {
+    pub event: String,
+    pub id: Option<String>,
+    pub data: String,
+}
+
+impl Frame {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data)
+            .unwrap_or_else(|e| panic!("frame data is not JSON ({e}): {}", self.data))
+    }
+}
+
+type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Vec<u8>>> + Send>>;
+
+/// A connected stream; frames are parsed as they arrive.
+pub struct SseClient {
+    stream: ByteStream,
+    buf: Vec<u8>,
+}
+
+impl SseClient {
+    fn parse_one(&mut self) -> Option<Frame> {
+        loop {
+            let end = self.buf.windows(2).position(|w| w == b"\n\n")?;
+            let raw = String::from_utf8(self.buf[..end].to_vec()).expect("frames are UTF-8");
+            self.buf.drain(..end + 2);
+            let mut f = Frame::default();
+            let mut data = Vec::new();
+            let mut any = false;
+            for line in raw.split('\n') {
+                if line.starts_with(':') || line.is_empty() {
+                    continue; // comment (keep-alive)
+                }
+                let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                let value = value.strip_prefix(' ').unwrap_or(value);
+                any = true;
+                match field {
+                    "event" => f.event = value.to_string(),
+                    "id" => f.id = Some(value.to_string()),
+                    "data" => data.push(value.to_string()),
+                    _ => {}
+                }
+            }
+            if any {
+                f.data = data.join("\n");
+                if f.event.is_empty() {
+                    f.event = "message".into();
+                }
+                return Some(f);
+            }
+        }
+    }
+
+    /// The next frame, or `None` when none arrives within `timeout`.
+    pub async fn next_frame(&mut self, timeout: Duration) -> Option<Frame> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(f) = self.parse_one() {
+                return Some(f);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()?;
+            match chunk {
+                Some(Ok(bytes)) => self.buf.extend_from_slice(&bytes),
+                Some(Err(e)) => panic!("stream error: {e}"),
+                None => panic!("stream ended"),
+            }
+        }
+    }
+
+    /// The next frame; fails the test after [`WAIT`].
+    pub async fn expect_frame(&mut self) -> Frame {
+        self.next_frame(WAIT)
+            .await
+            .unwrap_or_else(|| panic!("no frame within {WAIT:?}"))
+    }
+
+    /// The next frame, which must be of kind `event`.
+    #[track_caller]
+    pub fn check(frame: Frame, event: &str) -> Frame {
+        assert_eq!(frame.event, event, "unexpected frame {frame:?}");
+        frame
+    }
+
+    /// The next frame must be `unread_count`; returns the count.
+    pub async fn expect_unread(&mut self) -> i64 {
+        let f = Self::check(self.expect_frame().await, "unread_count");
+        f.json()["unread"].as_i64().expect("unread")
+    }
+
+    /// The next frame must be `notification`; returns it.
+    pub async fn expect_notification(&mut self) -> Frame {
+        let f = Self::check(self.expect_frame().await, "notification");
+        assert!(
+            f.id.as_deref().is_some_and(|id| !id.is_empty()),
+            "notification without id: {f:?}"
+        );
+        f
+    }
+}
+
+/// A token signed with the test secret, with any claims (expired ones included).
+pub fn sign_token(claims: Value) -> String {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(TOKEN_SECRET.as_bytes()),
+    )
+    .expect("sign token")
+}
+
+/// Now, Unix seconds.
+pub fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}

@@ -1,0 +1,19 @@
+//! HTTP integration tests of the Varsel server: a real server per test on port 0 with a
+//! fresh database (SQLite, or PostgreSQL when `VARSEL_TEST_DATABASE_URL` is set).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+mod admin;
+mod bad_input;
+mod email;
+mod events;
+mod feed;
+mod isolation;
+mod openapi;
+mod precedence;
+mod prefs;
+mod rules;
+mod scheduler;
+mod stream;
+mod system;

@@ -1,0 +1,103 @@
+//! `/openapi.json` documents every path of SPEC §7 and matches the committed
+//! `docs/openapi.json` (regenerate with `UPDATE_OPENAPI=1`).
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+/// SPEC §7: (method, path) every client may rely on.
+const CONTRACT: &[(&str, &str)] = &[
+    ("put", "/v1/accounts/{account}"),
+    ("put", "/v1/accounts/{account}/users/{user}"),
+    ("put", "/v1/accounts/{account}/teams/{team}"),
+    ("post", "/v1/tokens"),
+    ("post", "/v1/events"),
+    ("post", "/v1/events/batch"),
+    ("get", "/v1/events/{id}/trace"),
+    ("get", "/v1/me/feed"),
+    ("get", "/v1/me/feed/unread-count"),
+    ("post", "/v1/me/feed/{id}/read"),
+    ("post", "/v1/me/feed/read-all"),
+    ("post", "/v1/me/feed/seen"),
+    ("get", "/v1/me/stream"),
+    ("post", "/v1/me/presence"),
+    ("get", "/v1/me/preferences"),
+    ("patch", "/v1/me/preferences"),
+    ("post", "/v1/me/preferences/{tab}/turn-off-all"),
+    ("post", "/v1/me/preferences/reset"),
+    ("post", "/v1/me/preferences/types/{type}/dont-show"),
+    ("post", "/v1/me/preferences/types/{type}/mute"),
+    ("get", "/v1/accounts/{account}/defaults"),
+    ("put", "/v1/accounts/{account}/defaults"),
+    ("get", "/v1/accounts/{account}/profiles"),
+    ("post", "/v1/accounts/{account}/profiles"),
+    ("put", "/v1/accounts/{account}/profiles/{profile}"),
+    ("delete", "/v1/accounts/{account}/profiles/{profile}"),
+    ("get", "/v1/catalog"),
+    ("get", "/healthz"),
+    ("get", "/metrics"),
+];
+
+fn committed_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json")
+}
+
+#[tokio::test]
+async fn openapi_lists_every_contract_path_and_matches_the_committed_file() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/openapi.json", &Auth::None).await;
+    let doc = r.ok(200).clone();
+    assert!(r.content_type.starts_with("application/json"));
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{}",
+        doc["openapi"]
+    );
+    let paths = doc["paths"].as_object().expect("paths");
+    for (method, path) in CONTRACT {
+        let op = &paths
+            .get(*path)
+            .unwrap_or_else(|| panic!("{path} is not documented"))[*method];
+        assert!(op.is_object(), "{method} {path} is not documented");
+        assert!(
+            op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+            "{method} {path} has no responses"
+        );
+    }
+    // Every documented operation answers something, and lives under /v1 (or is a probe).
+    for (path, ops) in paths {
+        assert!(
+            path.starts_with("/v1/") || path == "/healthz" || path == "/metrics",
+            "{path}"
+        );
+        for (method, op) in ops.as_object().unwrap() {
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path}"
+            );
+        }
+    }
+    let schemes = doc["components"]["securitySchemes"]
+        .as_object()
+        .expect("security schemes");
+    assert!(schemes.contains_key("api_key") && schemes.contains_key("user_token"));
+
+    let file = committed_path();
+    if std::env::var("UPDATE_OPENAPI").is_ok_and(|v| v == "1") {
+        let mut text = serde_json::to_string_pretty(&doc).unwrap();
+        text.push('\n');
+        std::fs::write(&file, text).expect("write docs/openapi.json");
+    } else {
+        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (generate it with UPDATE_OPENAPI=1)",
+                file.display()
+            )
+        });
+        let committed: Value = serde_json::from_str(&text).expect("docs/openapi.json is JSON");
+        assert!(
+            committed == doc,
+            "docs/openapi.json is stale: regenerate with UPDATE_OPENAPI=1 cargo test -p varsel-server"
+        );
+    }
+}

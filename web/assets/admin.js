@@ -1,0 +1,316 @@
+// /ui/admin: account defaults and notification profiles, for super admins (SPEC §2).
+// The API answers 403 to anyone else, and the page says so.
+//
+// PUT replaces a whole layer, but the API shows layers as effective values. So the page
+// sends only what a layer decides: account defaults keep the master switches and every
+// checkbox whose built-in default is not known to be the same (the admin's own settings
+// tell it: source "catalog"); a profile keeps what differs from the account defaults.
+// Types whose sound follows the default pop-up sound keep following it.
+
+import { claimsOf, createClient, credentialFromPage, enc } from './api.js';
+import { pickLocale, setLocale, t } from './i18n.js';
+import { esc } from './dom.js';
+import { PrefsEditor, TABS } from './prefs-editor.js';
+import { confirmDialog, errorCard, languageSwitch, loadCatalog, showStatus, translatePage } from './ui.js';
+
+const SWITCHES = [
+  'email.enabled',
+  'desktop.bell.enabled',
+  'desktop.bell.favicon_dot',
+  'desktop.popup.enabled',
+  'desktop.popup.sound',
+  'desktop.browser.enabled',
+  'other_apps.slack.enabled',
+  'other_apps.teams.enabled',
+];
+
+const get = (obj, path) => path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), obj);
+function set(obj, keys, value) {
+  let o = obj;
+  keys.slice(0, -1).forEach((k) => {
+    o[k] = o[k] || {};
+    o = o[k];
+  });
+  o[keys[keys.length - 1]] = value;
+}
+const clone = (x) => JSON.parse(JSON.stringify(x));
+
+/** Deep-merges a patch's `tabs` into a view. */
+function merge(view, patch) {
+  const walk = (dst, src) => {
+    for (const [k, v] of Object.entries(src)) {
+      if (v && typeof v === 'object' && !Array.isArray(v) && dst[k] && typeof dst[k] === 'object') walk(dst[k], v);
+      else dst[k] = v;
+    }
+  };
+  const next = clone(view);
+  walk(next.tabs, patch.tabs || {});
+  return next;
+}
+
+/**
+ * The `tabs` to store for a layer shown as `view`.
+ * base.switch(path) / base.on(tab, id) / base.sound(id): the value the layer below gives,
+ * or undefined when unknown (then the value is stored).
+ * prev: the view before this change; patch: the change (its explicit sounds are kept).
+ */
+function layerTabs(view, base, prev, patch) {
+  const tabs = {};
+  for (const path of SWITCHES) {
+    const v = get(view.tabs, path);
+    if (v !== undefined && base.switch(path) !== v) set(tabs, path.split('.'), v);
+  }
+  const defaults = new Set([prev.tabs.desktop.popup.sound, view.tabs.desktop.popup.sound]);
+  for (const tab of TABS) {
+    for (const [id, s] of Object.entries(view.tabs[tab].types || {})) {
+      if (!s.locked && base.on(tab, id) !== s.on) set(tabs, [tab, 'types', id, 'on'], s.on);
+      if (tab !== 'desktop' || !s.sound) continue;
+      const asked = get(patch, 'tabs.desktop.types') && patch.tabs.desktop.types[id] && patch.tabs.desktop.types[id].sound;
+      const follows = defaults.has(s.sound) && !asked;
+      if (!follows && base.sound(id) !== s.sound) set(tabs, [tab, 'types', id, 'sound'], s.sound);
+    }
+  }
+  return tabs;
+}
+
+const splitList = (s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+async function main() {
+  const app = document.getElementById('app');
+  // The browser's language until the user's own is known.
+  setLocale(pickLocale(navigator.language));
+  // Until the page has loaded, a new language just reloads it.
+  let relocalize = () => window.location.reload();
+  let switchReady = false;
+  const fail = (title, detail) => {
+    translatePage();
+    if (!switchReady) languageSwitch(document.getElementById('lang'), (l) => relocalize(l));
+    errorCard(app, title, detail);
+  };
+  const token = credentialFromPage();
+  if (!token) return fail(t('auth.missing'));
+  const api = createClient({ token });
+  const claims = claimsOf(token) || {};
+  const account = claims.account || '';
+  const root = `/v1/accounts/${enc(account)}`;
+  let catalog;
+  let defaults;
+  let profiles;
+  try {
+    catalog = await loadCatalog(api);
+  } catch (e) {
+    return fail(e.status === 401 ? t('auth.invalid') : t('error.load', { message: e.message }));
+  }
+  translatePage();
+  languageSwitch(document.getElementById('lang'), (l) => relocalize(l));
+  switchReady = true;
+  document.getElementById('who').textContent = claims.sub ? `${claims.sub} · ${account}` : '';
+  try {
+    defaults = await api.get(`${root}/defaults`);
+    profiles = (await api.get(`${root}/profiles`)).profiles;
+  } catch (e) {
+    if (e.status === 403 && e.code === 'tier_not_allowed') return fail(t('admin.tier'), e.message);
+    if (e.status === 403) return fail(t('admin.refused'), t('admin.refusedDetail', { user: claims.sub, account }));
+    return fail(e.status === 401 ? t('auth.invalid') : t('error.load', { message: e.message }));
+  }
+  // The admin's own settings show the built-in default of every type whose source is "catalog".
+  const mine = await api.get('/v1/me/preferences').catch(() => null);
+  const catalogBase = {
+    switch: () => undefined,
+    on: (tab, id) => {
+      const s = mine && mine.tabs[tab].types[id];
+      return s && s.source === 'catalog' ? s.on : undefined;
+    },
+    sound: () => undefined,
+  };
+  const accountBase = {
+    switch: (path) => get(defaults.tabs, path),
+    on: (tab, id) => (defaults.tabs[tab].types[id] || {}).on,
+    sound: (id) => (defaults.tabs.desktop.types[id] || {}).sound,
+  };
+
+  let selected = 'defaults';
+  let editor = null;
+  app.removeAttribute('aria-busy');
+  app.innerHTML = `
+    <div class="admin">
+      <nav class="admin-nav" aria-labelledby="nav-title">
+        <h2 id="nav-title" class="sr-only"></h2>
+        <ul><li><button type="button" class="nav-item" data-sel="defaults"></button></li></ul>
+        <h2 id="profiles-title"></h2>
+        <ul id="profile-list" aria-labelledby="profiles-title"></ul>
+        <button type="button" class="btn secondary" id="new-profile"></button>
+      </nav>
+      <div class="admin-main" id="admin-main"></div>
+    </div>`;
+  const main = document.getElementById('admin-main');
+
+  function renderNav() {
+    document.getElementById('nav-title').textContent = t('admin.nav');
+    document.getElementById('profiles-title').textContent = t('admin.profiles');
+    document.getElementById('new-profile').textContent = `+ ${t('admin.newProfile')}`;
+    const def = app.querySelector('[data-sel="defaults"]');
+    def.textContent = t('admin.defaults');
+    def.setAttribute('aria-current', String(selected === 'defaults'));
+    document.getElementById('profile-list').innerHTML = profiles
+      .map((p) => {
+        const who = [...p.roles, ...p.user_ids].join(', ') || t('admin.profile.nobody');
+        return `<li><button type="button" class="nav-item" data-sel="${esc(p.id)}" aria-current="${selected === p.id}">
+            ${esc(p.name)}<span class="nav-sub">${esc(who)}</span></button></li>`;
+      })
+      .join('');
+  }
+
+  function editorFor(el, doc, store, idPrefix, tab) {
+    let current = doc;
+    return new PrefsEditor(el, {
+      mode: 'admin',
+      idPrefix,
+      catalog,
+      doc,
+      tab,
+      onStatus: showStatus,
+      save: async (patch) => {
+        const next = merge(current, patch);
+        current = await store(next, current, patch);
+        return current;
+      },
+      turnOffAll: async (tb) => {
+        const next = clone(current);
+        for (const s of Object.values(next.tabs[tb].types)) if (!s.locked) s.on = false;
+        current = await store(next, current, { tabs: {} });
+        return current;
+      },
+      reset: async () => {
+        current = await store(null, current, { tabs: {} });
+        return current;
+      },
+    });
+  }
+
+  function showDefaults(tab) {
+    main.innerHTML = `
+      <h2 class="set-title">${esc(t('admin.defaults'))}</h2>
+      <p class="lead">${esc(t('admin.account', { account }))} · ${esc(t('page.admin.lead'))}</p>
+      <div id="editor" class="prefs"></div>`;
+    editor = editorFor(
+      document.getElementById('editor'),
+      defaults,
+      async (next, prev, patch) => {
+        const body = next ? { tabs: layerTabs(next, catalogBase, prev, patch) } : {};
+        defaults = await api.put(`${root}/defaults`, body);
+        return defaults;
+      },
+      'def',
+      tab,
+    );
+  }
+
+  function profileBody(p, view, prev, patch) {
+    return {
+      name: p.name,
+      roles: p.roles,
+      user_ids: p.user_ids,
+      tabs: view ? layerTabs(view, accountBase, prev, patch) : {},
+    };
+  }
+
+  function showProfile(id, tab) {
+    const p = profiles.find((x) => x.id === id);
+    if (!p) return showDefaults(tab);
+    main.innerHTML = `
+      <h2 class="set-title" id="profile-title">${esc(p.name)}</h2>
+      <p class="lead">${esc(t('admin.profile.covers', { roles: p.roles.join(', ') || '–', users: p.user_ids.join(', ') || '–' }))}</p>
+      <form class="card profile-form" id="profile-form">
+        <label class="field wide">${esc(t('admin.profile.name'))}<input type="text" name="name" required maxlength="200" value="${esc(p.name)}"></label>
+        <label class="field">${esc(t('admin.profile.roles'))}<input type="text" name="roles" value="${esc(p.roles.join(', '))}"></label>
+        <label class="field">${esc(t('admin.profile.users'))}<input type="text" name="user_ids" value="${esc(p.user_ids.join(', '))}"></label>
+        <div class="buttons">
+          <button type="button" class="btn danger" id="delete-profile">${esc(t('admin.profile.delete'))}</button>
+          <button type="submit" class="btn primary">${esc(t('admin.profile.save'))}</button>
+        </div>
+      </form>
+      <div id="editor" class="prefs"></div>`;
+    const view = { tabs: p.tabs };
+    editor = editorFor(
+      document.getElementById('editor'),
+      view,
+      async (next, prev, patch) => {
+        const saved = await api.put(`${root}/profiles/${enc(p.id)}`, profileBody(p, next, prev, patch));
+        Object.assign(p, saved);
+        return { tabs: saved.tabs };
+      },
+      'prf',
+      tab,
+    );
+    document.getElementById('profile-form').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const f = new FormData(e.target);
+      const draft = { ...p, name: String(f.get('name')).trim(), roles: splitList(String(f.get('roles'))), user_ids: splitList(String(f.get('user_ids'))) };
+      try {
+        const cur = { tabs: p.tabs };
+        const saved = await api.put(`${root}/profiles/${enc(p.id)}`, profileBody(draft, cur, cur, { tabs: {} }));
+        Object.assign(p, saved);
+        showStatus(t('status.saved'), 'ok');
+        renderNav();
+        showProfile(p.id, editor.tab);
+      } catch (err) {
+        showStatus(t('error.save', { message: err.message }), 'error');
+      }
+    });
+    document.getElementById('delete-profile').addEventListener('click', async () => {
+      if (!(await confirmDialog(t('admin.profile.confirmDelete', { name: p.name })))) return;
+      try {
+        await api.del(`${root}/profiles/${enc(p.id)}`);
+        profiles = profiles.filter((x) => x.id !== p.id);
+        showStatus(t('admin.profile.deleted'), 'ok');
+        select('defaults');
+      } catch (err) {
+        showStatus(t('error.save', { message: err.message }), 'error');
+      }
+    });
+  }
+
+  function select(what, focus = false) {
+    const tab = editor ? editor.tab : undefined;
+    selected = what;
+    renderNav();
+    if (what === 'defaults') showDefaults(tab);
+    else showProfile(what, tab);
+    if (focus) {
+      const h = main.querySelector('h2');
+      h.setAttribute('tabindex', '-1');
+      h.focus();
+    }
+  }
+
+  app.addEventListener('click', async (e) => {
+    const nav = e.target.closest('[data-sel]');
+    if (nav) return select(nav.dataset.sel, true);
+    if (e.target.closest('#new-profile')) {
+      try {
+        const p = await api.post(`${root}/profiles`, { name: t('admin.profile.untitled'), roles: [], user_ids: [] });
+        profiles.push(p);
+        showStatus(t('admin.profile.created'), 'ok');
+        select(p.id);
+        main.querySelector('input[name="name"]').select();
+        main.querySelector('input[name="name"]').focus();
+      } catch (err) {
+        showStatus(t('error.save', { message: err.message }), 'error');
+      }
+    }
+  });
+
+  relocalize = async (locale) => {
+    catalog = await loadCatalog(api, locale);
+    select(selected);
+  };
+  select('defaults');
+  document.body.dataset.ready = 'true';
+}
+
+main();

@@ -1,0 +1,209 @@
+// The embeddable part of Varsel: the bell, the pop-ups and the browser notifications,
+// driven by one controller per page. `mount()` is what `/ui/varsel.js` calls; the
+// settings page mounts it in its own header.
+
+import { createClient, enc } from './api.js';
+import { getLocale, pickLocale, setLocale, t } from './i18n.js';
+import { Realtime } from './realtime.js';
+import { FaviconDot } from './favicon.js';
+import { playSound, unlockAudioOnGesture } from './sounds.js';
+import { safeUrl } from './dom.js';
+import { VarselBell } from './bell.js';
+import { VarselToasts } from './toasts.js';
+
+if (!customElements.get('varsel-bell')) customElements.define('varsel-bell', VarselBell);
+if (!customElements.get('varsel-toasts')) customElements.define('varsel-toasts', VarselToasts);
+
+const PAGE = 20;
+
+/** The state of the bell for one signed-in user, fed by the API and the stream. */
+export class Controller extends EventTarget {
+  constructor({ base, token, preferencesUrl }) {
+    super();
+    this.base = base;
+    this.token = token;
+    this.api = createClient({ base, token });
+    this.items = [];
+    this.nextCursor = null;
+    this.unread = 0;
+    this.prefs = null;
+    this.status = 'connecting';
+    this.favicon = new FaviconDot(`${base}/ui/assets/favicon.svg`);
+    this.preferencesUrl = preferencesUrl || `${base}/ui/preferences`;
+    this.realtime = new Realtime({ base, token, api: this.api });
+  }
+
+  async start() {
+    this.realtime.addEventListener('notification', (e) => this.onFrame(e.detail));
+    this.realtime.addEventListener('unread', (e) => this.setUnread(e.detail));
+    this.realtime.addEventListener('status', (e) => {
+      this.status = e.detail;
+      this.changed();
+    });
+    window.addEventListener('varsel:prefs', (e) => {
+      if (e.detail && e.detail.from !== this) this.setPrefs(e.detail.doc, false);
+    });
+    // Items first, then the stream: its frames update what is loaded.
+    const [prefs, feed] = await Promise.allSettled([
+      this.api.get('/v1/me/preferences'),
+      this.api.get(`/v1/me/feed?limit=${PAGE}`),
+    ]);
+    if (prefs.status === 'fulfilled') this.setPrefs(prefs.value, false);
+    if (feed.status === 'fulfilled') {
+      this.mergeItems(feed.value.items);
+      this.nextCursor = feed.value.next_cursor || null;
+    } else if (feed.reason && feed.reason.status === 401) {
+      this.status = 'unauthorized';
+    }
+    this.changed();
+    if (this.status !== 'unauthorized') this.realtime.start();
+  }
+
+  /** A link to the settings page, optionally at one type. Other origins get the token,
+   *  since the page cannot read this origin's session. */
+  prefsLink(type) {
+    const url = new URL(this.preferencesUrl, window.location.href);
+    if (type) url.searchParams.set('type', type);
+    if (url.origin !== window.location.origin) url.searchParams.set('token', this.token);
+    if (type) url.hash = 'desktop';
+    return url.href;
+  }
+
+  changed() {
+    this.dispatchEvent(new Event('change'));
+    this.updateFavicon();
+  }
+
+  setPrefs(doc, announce) {
+    if (!doc || !doc.tabs) return;
+    this.prefs = doc;
+    if (announce) window.dispatchEvent(new CustomEvent('varsel:prefs', { detail: { doc, from: this } }));
+    this.changed();
+  }
+
+  setUnread(n) {
+    this.unread = Math.max(0, Number(n) || 0);
+    this.changed();
+  }
+
+  updateFavicon() {
+    const d = this.prefs && this.prefs.tabs.desktop;
+    const wanted = !!(d && d.bell.enabled && d.bell.favicon_dot && this.unread > 0);
+    this.favicon.set(wanted);
+  }
+
+  mergeItems(list, atTop = false) {
+    for (const item of list) {
+      const i = this.items.findIndex((x) => x.id === item.id);
+      if (i >= 0) this.items[i] = { ...this.items[i], ...item };
+      else if (atTop) this.items.unshift(item);
+      else this.items.push(item);
+    }
+    this.items.sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
+  }
+
+  onFrame(f) {
+    const { popup, browser, bell, ...item } = f;
+    if (bell !== false) this.mergeItems([item], true);
+    if (popup) {
+      this.dispatchEvent(new CustomEvent('popup', { detail: { item, sound: popup.sound } }));
+      playSound(popup.sound);
+    }
+    if (browser) this.browserNotification(item);
+    this.changed();
+  }
+
+  browserNotification(item) {
+    if (!('Notification' in window) || Notification.permission !== 'granted') return;
+    try {
+      const n = new Notification(item.title, {
+        body: item.body,
+        tag: item.id,
+        lang: getLocale(),
+        icon: `${this.base}/ui/assets/favicon.svg`,
+      });
+      n.onclick = () => {
+        window.focus();
+        this.markRead(item.id);
+        const url = safeUrl(item.url);
+        if (url) window.location.assign(url);
+        n.close();
+      };
+    } catch {
+      // Some browsers only show notifications from a service worker.
+    }
+  }
+
+  async markRead(id) {
+    const item = this.items.find((x) => x.id === id);
+    if (item && !item.read_at) {
+      item.read_at = new Date().toISOString();
+      this.changed();
+    }
+    await this.api.post(`/v1/me/feed/${enc(id)}/read`);
+  }
+
+  async markAllRead() {
+    const now = new Date().toISOString();
+    for (const item of this.items) if (!item.read_at) item.read_at = now;
+    this.setUnread(0);
+    await this.api.post('/v1/me/feed/read-all');
+  }
+
+  async markSeen() {
+    if (this.items.some((x) => !x.seen_at)) {
+      const now = new Date().toISOString();
+      for (const item of this.items) if (!item.seen_at) item.seen_at = now;
+      await this.api.post('/v1/me/feed/seen').catch(() => {});
+    }
+  }
+
+  async loadMore() {
+    if (!this.nextCursor) return;
+    const page = await this.api.get(`/v1/me/feed?limit=${PAGE}&cursor=${enc(this.nextCursor)}`);
+    this.mergeItems(page.items);
+    this.nextCursor = page.next_cursor || null;
+    this.changed();
+  }
+
+  async dontShow(type) {
+    this.setPrefs(await this.api.post(`/v1/me/preferences/types/${enc(type)}/dont-show`), true);
+  }
+
+  async mute(type) {
+    this.setPrefs(await this.api.post(`/v1/me/preferences/types/${enc(type)}/mute`), true);
+  }
+}
+
+/** Puts the bell (into `target`, or floating at the top right) and the pop-ups on the page. */
+export async function mount({ base = '', token, target, locale, preferencesUrl } = {}) {
+  if (!token) {
+    console.warn('Varsel: no user token (data-token) was given; the bell stays hidden.');
+    return null;
+  }
+  const ctrl = new Controller({ base, token, preferencesUrl });
+  if (locale) setLocale(pickLocale(locale));
+  else if (!document.documentElement.dataset.varselLocale) {
+    // The catalog answers in the user's own locale.
+    ctrl.api.get('/v1/catalog').then((c) => setLocale(pickLocale(c.locale))).catch(() => {});
+  }
+  unlockAudioOnGesture();
+
+  const bell = document.createElement('varsel-bell');
+  const slot = typeof target === 'string' ? document.querySelector(target) : target;
+  if (slot) slot.appendChild(bell);
+  else {
+    bell.setAttribute('floating', '');
+    document.body.appendChild(bell);
+  }
+  const toasts = document.createElement('varsel-toasts');
+  document.body.appendChild(toasts);
+  bell.connect(ctrl);
+  toasts.connect(ctrl);
+  ctrl.bell = bell;
+  ctrl.toasts = toasts;
+  await ctrl.start();
+  return ctrl;
+}
+
+export { t };
