@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use varsel_server::config::Config;
 
 #[derive(Parser)]
-#[command(name = "varsel", version, about = "Self-hosted user notifications in one binary")]
+#[command(
+    name = "varsel",
+    version,
+    about = "Self-hosted user notifications in one binary"
+)]
 struct Cli {
     /// Configuration file (TOML); VARSEL_* environment variables override it.
     #[arg(long, global = true, env = "VARSEL_CONFIG")]
@@ -17,6 +21,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (API, real-time stream, workers).
@@ -123,7 +129,9 @@ fn load_config(path: Option<&PathBuf>, db: &DbArgs) -> anyhow::Result<Config> {
 fn init_logging(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if cfg.log_format == "json" {
         builder.json().init();
     } else {
@@ -139,23 +147,58 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
     cfg.validate()?;
     init_logging(&cfg);
     let running = varsel_server::app::start(cfg.clone()).await?;
-    let base = if cfg.public_url.is_empty() { format!("http://{}", running.addr) } else { cfg.public_url.clone() };
+    let base = if cfg.public_url.is_empty() {
+        format!("http://{}", running.addr)
+    } else {
+        cfg.public_url.clone()
+    };
     tracing::info!(addr = %running.addr, backend = running.state.store.backend(), "varsel listening");
     if args.demo {
         let info = varsel_server::demo::seed(&running.state).await?;
         println!("\nVarsel demo is running: {base}\n");
         println!("  API key (server calls):  {}", info.api_key);
-        println!("  Admin token (user ada, super admin):  {}", info.admin_token);
-        println!("  User token (user kari, Norwegian):    {}\n", info.user_token);
-        println!("  Kari's bell feed:   curl -H 'Authorization: Bearer {}' {base}/v1/me/feed", info.user_token);
-        println!("  Kari's live stream: curl -N '{base}/v1/me/stream?token={}'", info.user_token);
+        println!(
+            "  Admin token (user ada, super admin):  {}",
+            info.admin_token
+        );
+        println!(
+            "  User token (user kari, Norwegian):    {}\n",
+            info.user_token
+        );
+        println!(
+            "  Kari's bell feed:   curl -H 'Authorization: Bearer {}' {base}/v1/me/feed",
+            info.user_token
+        );
+        println!(
+            "  Kari's live stream: curl -N '{base}/v1/me/stream?token={}'",
+            info.user_token
+        );
         println!(
             "  Notify Kari:        curl -X POST {base}/v1/events -H 'Authorization: Bearer {}' \\\n                        -H 'Content-Type: application/json' \\\n                        -d '{{\"type\":\"deals.mention\",\"account_id\":\"demo\",\"actor_id\":\"admin\",\"recipients\":[\"kari\"],\"object\":{{\"type\":\"note\",\"id\":\"n1\",\"name\":\"Q4 plan\"}}}}'",
             info.api_key
         );
         println!("  API description:    {base}/openapi.json\n");
+        println!("  Web UI (open in a browser):");
+        println!(
+            "    Kari's settings and bell:  {base}/ui/preferences?token={}",
+            info.user_token
+        );
+        println!(
+            "    Admin defaults (ada):      {base}/ui/admin?token={}",
+            info.admin_token
+        );
+        println!(
+            "    Demo host page (embed):    {base}/ui/demo-host?token={}",
+            info.user_token
+        );
+        println!(
+            "    Email outbox:              {base}/ui/outbox?key={}\n",
+            info.api_key
+        );
     }
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     tracing::info!("shutting down");
     Ok(())
 }
@@ -164,7 +207,11 @@ fn build_event(args: &SendArgs) -> anyhow::Result<serde_json::Value> {
     let mut ev = match &args.json {
         None => serde_json::json!({}),
         Some(src) => {
-            let text = if src == "-" { std::io::read_to_string(std::io::stdin())? } else { src.clone() };
+            let text = if src == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                src.clone()
+            };
             serde_json::from_str(&text).context("--json is not valid JSON")?
         }
     };
@@ -195,7 +242,10 @@ fn build_event(args: &SendArgs) -> anyhow::Result<serde_json::Value> {
         );
     }
     if let Some(d) = &args.data {
-        set("data", Some(serde_json::from_str(d).context("--data is not valid JSON")?));
+        set(
+            "data",
+            Some(serde_json::from_str(d).context("--data is not valid JSON")?),
+        );
     }
     Ok(ev)
 }
@@ -203,7 +253,12 @@ fn build_event(args: &SendArgs) -> anyhow::Result<serde_json::Value> {
 async fn send(args: &SendArgs) -> anyhow::Result<()> {
     let ev = build_event(args)?;
     let url = format!("{}/v1/events", args.url.trim_end_matches('/'));
-    let resp = reqwest::Client::new().post(&url).bearer_auth(&args.api_key).json(&ev).send().await?;
+    let resp = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(&args.api_key)
+        .json(&ev)
+        .send()
+        .await?;
     let status = resp.status();
     let body = resp.text().await?;
     println!("{body}");
@@ -224,10 +279,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Send(args) => send(args).await,
         Command::Catalog(CatalogCommand::Check { file }) => {
-            let src = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+            let src = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
             match varsel_core::Catalog::parse(&src) {
                 Ok(c) => {
-                    println!("{}: ok — {} sections, {} types", file.display(), c.sections.len(), c.len());
+                    println!(
+                        "{}: ok — {} sections, {} types",
+                        file.display(),
+                        c.sections.len(),
+                        c.len()
+                    );
                     Ok(())
                 }
                 Err(e) => {
@@ -243,7 +304,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = varsel_store::connect(&cfg.database_url).await?;
             let key = format!("vk_{}", varsel_server::auth::random_hex(20));
             let now = chrono_now();
-            store.insert_api_key(&varsel_server::auth::hash_key(&key), &args.name, now).await?;
+            store
+                .insert_api_key(&varsel_server::auth::hash_key(&key), &args.name, now)
+                .await?;
             println!("{key}");
             Ok(())
         }
