@@ -93,6 +93,12 @@ macro_rules! impl_store {
             })
         }
 
+        /// A user row with the user's own preference layer.
+        fn user_with_prefs(r: &DbRow) -> Result<(User, PrefLayer)> {
+            let prefs: PrefLayer = serde_json::from_str(&r.try_get::<String, _>("prefs")?)?;
+            Ok((user_row(r)?, prefs))
+        }
+
         fn account_row(r: &DbRow) -> Result<Account> {
             Ok(Account {
                 id: r.try_get("id")?,
@@ -200,8 +206,7 @@ macro_rules! impl_store {
                     }
                     q.push(")");
                     for r in q.build().fetch_all(self.reader()).await? {
-                        let prefs: PrefLayer = serde_json::from_str(&r.try_get::<String, _>("prefs")?)?;
-                        out.push((user_row(&r)?, prefs));
+                        out.push(user_with_prefs(&r)?);
                     }
                 }
                 Ok(out)

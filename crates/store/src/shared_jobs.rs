@@ -141,6 +141,7 @@ macro_rules! impl_job_store {
         };
         use $crate::shared::{CHUNK, FEED_COLS};
         use $crate::{FeedItem, Result};
+        use super::feed_item;
 
         type DbRow = <$db as sqlx::Database>::Row;
 
@@ -184,28 +185,6 @@ macro_rules! impl_job_store {
                 message_id: r.try_get("message_id")?,
                 type_id: r.try_get("type")?,
                 created_at: r.try_get("created_at")?,
-            })
-        }
-
-        fn feed_item(r: &DbRow) -> Result<FeedItem> {
-            Ok(FeedItem {
-                seq: r.try_get("seq")?,
-                id: r.try_get("id")?,
-                account_id: r.try_get("account_id")?,
-                user_id: r.try_get("user_id")?,
-                kind: r.try_get("type")?,
-                section: r.try_get("section")?,
-                title: r.try_get("title")?,
-                body: r.try_get("body")?,
-                url: r.try_get("url")?,
-                count: r.try_get("count")?,
-                actor_id: r.try_get("actor_id")?,
-                popup_sound: r.try_get("popup_sound")?,
-                browser: r.try_get("browser")?,
-                in_feed: r.try_get("in_feed")?,
-                created_at: r.try_get("created_at")?,
-                seen_at: r.try_get("seen_at")?,
-                read_at: r.try_get("read_at")?,
             })
         }
 
@@ -480,23 +459,7 @@ macro_rules! impl_job_store {
                     .bind(account.to_string())
                     .fetch_all(self.reader())
                     .await?;
-                rows.iter()
-                    .map(|r| {
-                        let prefs: PrefLayer = serde_json::from_str(&r.try_get::<String, _>("prefs")?)?;
-                        let user = User {
-                            account_id: r.try_get("account_id")?,
-                            id: r.try_get("id")?,
-                            email: r.try_get("email")?,
-                            name: r.try_get("name")?,
-                            locale: r.try_get("locale")?,
-                            timezone: r.try_get("timezone")?,
-                            roles: serde_json::from_str(&r.try_get::<String, _>("roles")?)?,
-                            permissions: serde_json::from_str(&r.try_get::<String, _>("permissions")?)?,
-                            flags: serde_json::from_str(&r.try_get::<String, _>("flags")?)?,
-                        };
-                        Ok((user, prefs))
-                    })
-                    .collect()
+                rows.iter().map(super::user_with_prefs).collect()
             }
         }
     };

@@ -14,6 +14,7 @@ use crate::auth::{AnyCaller, Caller};
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, host_id};
+use crate::routes::prefs::UserPrefs;
 use crate::state::AppState;
 
 /// Checks the caller may read (or, with `write`, change) the account's defaults.
@@ -125,25 +126,18 @@ async fn email_affected_users(
     let profiles = state.store.profiles(account).await?;
     let mut jobs = Vec::new();
     for (user, own) in state.store.account_users(account).await? {
-        let profile = varsel_core::prefs::profile_for(&profiles, &user).map(|p| &p.layer);
-        let view = |defaults: &PrefLayer| {
-            let ctx = PrefContext {
-                user: Some(&user),
-                own: Some(&own),
-                profile,
-                account: Some(defaults),
-            };
-            view::build_view(
-                &state.catalog,
-                &ctx,
-                ViewOf::User {
-                    slack_connected: false,
-                    teams_connected: false,
-                    user: &user,
-                },
-            )
+        let profile = varsel_core::prefs::profile_for(&profiles, &user).map(|p| p.layer.clone());
+        let mut prefs = UserPrefs {
+            user,
+            own,
+            version: 0,
+            account_layer: Some(before.clone()),
+            profile,
         };
-        let changed = view::changed_settings(&view(before), &view(after));
+        let old_view = prefs.view(state);
+        prefs.account_layer = Some(after.clone());
+        let changed = view::changed_settings(&old_view, &prefs.view(state));
+        let user = prefs.user;
         if changed > 0 {
             let job = crate::jobs::email::EmailJob::DefaultsChanged {
                 account_id: account.to_string(),
