@@ -130,7 +130,7 @@ const en = {
   'outbox.text': 'Text',
   'outbox.html': 'HTML',
   'outbox.refresh': 'Refresh',
-  'outbox.count': 'Emails: {n}',
+  'outbox.title': 'Kept emails, newest first',
   'demo.title': 'Acme CRM',
   'skip': 'Skip to content',
 };
@@ -259,7 +259,7 @@ const nb = {
   'outbox.text': 'Tekst',
   'outbox.html': 'HTML',
   'outbox.refresh': 'Oppdater',
-  'outbox.count': 'E-poster: {n}',
+  'outbox.title': 'Lagrede e-poster, nyeste først',
   'demo.title': 'Acme CRM',
   'skip': 'Hopp til innholdet',
 };

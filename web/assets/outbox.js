@@ -32,7 +32,7 @@ function mailMarkup(m) {
   return `
     <li class="mail" data-id="${esc(m.id)}">
       <details>
-        <summary><span class="to">${esc(to)}</span><span class="subject">${esc(m.subject)}</span>
+        <summary><span class="to">${esc(to)}</span><span class="subject">${esc(m.subject)}${m.type ? ` <span class="pill">${esc(m.type)}</span>` : ''}</span>
           <time datetime="${esc(m.created_at)}">${esc(absoluteTime(m.created_at))}</time></summary>
         <div class="bodies">
           <h3>${esc(t('outbox.text'))}</h3><pre>${esc(m.text || '')}</pre>
@@ -47,7 +47,7 @@ async function load(app, key) {
   const api = createClient({ token: key });
   let data;
   try {
-    data = await api.get('/v1/outbox');
+    data = await api.get('/v1/outbox?limit=50');
   } catch (e) {
     app.removeAttribute('aria-busy');
     if (e.status === 404) {
@@ -64,15 +64,28 @@ async function load(app, key) {
   }
   app.removeAttribute('aria-busy');
   const items = data.items || [];
+  let cursor = data.next_cursor || null;
   app.innerHTML = `
     <div class="card">
-      <div class="topics-head"><h2>${esc(t('outbox.count', { n: items.length }))}</h2>
+      <div class="topics-head"><h2>${esc(t('outbox.title'))}</h2>
         <button class="btn secondary" type="button" id="refresh">${esc(t('outbox.refresh'))}</button></div>
       ${items.length
         ? `<ul class="mail-list" id="outbox-list">${items.map(mailMarkup).join('')}</ul>`
         : `<p class="empty-state" id="outbox-empty">${esc(t('outbox.empty'))}</p>`}
+      <p class="more-row"><button class="btn ghost" type="button" id="older" ${cursor ? '' : 'hidden'}>${esc(t('bell.loadMore'))}</button></p>
     </div>`;
   app.querySelector('#refresh').addEventListener('click', () => load(app, key));
+  const older = app.querySelector('#older');
+  older.addEventListener('click', async () => {
+    try {
+      const page = await api.get(`/v1/outbox?limit=50&cursor=${encodeURIComponent(cursor)}`);
+      app.querySelector('#outbox-list').insertAdjacentHTML('beforeend', (page.items || []).map(mailMarkup).join(''));
+      cursor = page.next_cursor || null;
+      older.hidden = !cursor;
+    } catch (e) {
+      older.insertAdjacentText('afterend', ` ${t('error.load', { message: e.message })}`);
+    }
+  });
 }
 
 async function main() {

@@ -71,7 +71,14 @@ impl Config {
             }
             fig = fig.merge(Toml::file(path));
         }
-        fig = fig.merge(Env::prefixed("VARSEL_").ignore(&["test_database_url"]));
+        // Only settings are read from the environment: other VARSEL_* variables (the CLI's
+        // VARSEL_URL and VARSEL_CONFIG, the tests' VARSEL_TEST_DATABASE_URL) are not ours.
+        let known: Vec<String> = DEFAULT_TOML
+            .parse::<toml::Table>()
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default();
+        fig = fig
+            .merge(Env::prefixed("VARSEL_").filter(move |k| known.iter().any(|x| k == x.as_str())));
         let cfg: Config = fig
             .extract()
             .map_err(|e| ConfigError::Load(e.to_string()))?;
@@ -181,6 +188,20 @@ mod tests {
         c.validate().unwrap();
         assert_eq!(c.listen, "127.0.0.1:8080");
         assert_eq!(c.database_url, "sqlite://varsel.db");
+    }
+
+    #[test]
+    // figment's test jail returns its own large error type.
+    #[allow(clippy::result_large_err)]
+    fn other_varsel_variables_are_not_settings() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("VARSEL_URL", "http://127.0.0.1:8080");
+            jail.set_env("VARSEL_CONFIG", "nothing.toml");
+            jail.set_env("VARSEL_LISTEN", "127.0.0.1:9999");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen, "127.0.0.1:9999");
+            Ok(())
+        });
     }
 
     #[test]

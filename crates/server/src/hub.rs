@@ -77,6 +77,9 @@ impl UserStreams {
 
 type Key = (String, String);
 
+/// Most tabs whose presence is remembered per user.
+const MAX_TABS_PER_USER: usize = 32;
+
 /// Streams and presence of this node.
 #[derive(Default)]
 pub struct Hub {
@@ -166,6 +169,12 @@ impl Hub {
             .entry((account.to_string(), user.to_string()))
             .or_default();
         entry.active.insert(tab.to_string(), active);
+        // Presence of tabs without a stream is kept only for the few that are about to
+        // connect; reports for made-up tab ids cannot grow the map.
+        if entry.active.len() > MAX_TABS_PER_USER {
+            let open: Vec<String> = entry.open_tabs().map(str::to_string).collect();
+            entry.active.retain(|t, _| open.contains(t) || t == tab);
+        }
         if entry.conns.is_empty() && !active {
             users.remove(&(account.to_string(), user.to_string()));
         }

@@ -14,7 +14,10 @@ pub mod tokens;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderName;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::routing::{get, post, put};
+use tower_http::cors::{Any, CorsLayer};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -90,6 +93,16 @@ pub fn router(state: AppState) -> Router {
     let batch = Router::new()
         .route("/v1/events/batch", post(events::post_batch))
         .layer(DefaultBodyLimit::max(limit * 16));
+    // Browsers on the host's own origin call the API with a bearer token (never cookies),
+    // so any origin may call it: the token is what grants access.
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods(Any)
+        .allow_headers([
+            AUTHORIZATION,
+            CONTENT_TYPE,
+            HeaderName::from_static("last-event-id"),
+        ]);
     Router::new()
         .merge(api)
         .merge(batch)
@@ -99,5 +112,6 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ui::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(cors)
         .with_state(state)
 }

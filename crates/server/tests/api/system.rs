@@ -150,3 +150,24 @@ async fn demo_seed_shows_kari_her_welcome() {
         "kari has the forms permission"
     );
 }
+
+#[tokio::test]
+async fn the_api_answers_cross_origin_calls_of_an_embedding_page() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/v1/me/feed"))
+        .header("Origin", "https://crm.example")
+        .header("Access-Control-Request-Method", "GET")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let allowed = r.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(allowed.contains("authorization"), "{allowed}");
+}
