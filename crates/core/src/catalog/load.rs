@@ -62,8 +62,6 @@ struct RawType {
     sound: Option<Spanned<String>>,
 }
 
-/// A section (topic) of the catalog.
-
 /// Turns byte offsets into 1-based line and column numbers.
 pub(super) struct Positions<'a> {
     pub(super) src: &'a str,

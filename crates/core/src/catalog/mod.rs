@@ -78,6 +78,7 @@ fn yes() -> bool {
     true
 }
 
+/// A section (topic) of the catalog.
 #[derive(Debug, Clone)]
 pub struct Section {
     pub id: String,
