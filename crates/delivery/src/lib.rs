@@ -1,3 +1,5 @@
-//! Varsel's delivery channels. Email today; each channel is a module.
+//! Varsel's delivery channels: each channel is a module; [`channel::Channel`] is the
+//! interface they share.
 
+pub mod channel;
 pub mod email;
