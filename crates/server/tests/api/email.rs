@@ -4,7 +4,7 @@
 use mail_parser::MimeHeaders;
 use serde_json::json;
 
-use crate::harness::{Auth, TestApp};
+use crate::harness::{Auth, TestApp, Trace};
 use crate::scheduler::{advance, drain, scheduled_app, until};
 use varsel_testkit::smtp::SmtpSink;
 
@@ -25,6 +25,22 @@ fn mention(id: &str) -> serde_json::Value {
         "type": "deals.mention", "account_id": "acme", "actor_id": "boss", "recipients": ["kari"],
         "object": {"type": "note", "id": id, "name": "Blåbærsyltetøy på møtet", "url": "https://crm.example/deals/7"},
     })
+}
+
+/// The email line of an event's trace, read afresh.
+async fn traced_email(app: &TestApp, t: &Trace) -> serde_json::Value {
+    let id = t.0["event_id"].as_str().unwrap();
+    let trace = app
+        .get(&format!("/v1/events/{id}/trace"), &Auth::Key)
+        .await
+        .ok(200)
+        .clone();
+    let lines = trace["decisions"].as_array().unwrap();
+    lines
+        .iter()
+        .find(|d| d["channel"] == "email")
+        .unwrap()
+        .clone()
 }
 
 #[tokio::test]
@@ -71,21 +87,7 @@ async fn emails_go_over_smtp_with_both_parts_and_norwegian_intact() {
     assert!(html.contains("/ui/preferences"));
     assert!(msg.header_raw("List-Unsubscribe").is_some());
     // The trace shows the email delivered.
-    let trace = app
-        .get(
-            &format!("/v1/events/{}/trace", t.0["event_id"].as_str().unwrap()),
-            &Auth::Key,
-        )
-        .await
-        .ok(200)
-        .clone();
-    let email = trace["decisions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["channel"] == "email")
-        .unwrap()
-        .clone();
+    let email = traced_email(&app, &t).await;
     assert_eq!(email["delivery"], "sent", "{email}");
 }
 
@@ -217,22 +219,7 @@ async fn a_job_that_keeps_failing_is_dead_lettered_and_can_be_retried() {
         .unwrap()
         .clone();
     assert_eq!(email["state"], "failed");
-    let trace = app
-        .get(
-            &format!("/v1/events/{}/trace", t.0["event_id"].as_str().unwrap()),
-            &Auth::Key,
-        )
-        .await
-        .ok(200)
-        .clone();
-    let line = trace["decisions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["channel"] == "email")
-        .unwrap()
-        .clone();
-    assert_eq!(line["delivery"], "failed");
+    assert_eq!(traced_email(&app, &t).await["delivery"], "failed");
     // Retrying a job that is not dead is refused; the dead one goes again.
     sink.up().await;
     let id = jobs[0]["id"].as_str().unwrap();
