@@ -28,20 +28,32 @@ pub struct Message {
 pub enum Outcome {
     Delivered,
     /// Try again later; `after` is the provider's `Retry-After` when it gave one.
-    Retry { after: Option<Duration>, reason: String },
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
     /// Do not try again.
-    Permanent { reason: String },
+    Permanent {
+        reason: String,
+    },
     /// The address is gone for good (an expired push subscription, an unregistered token):
     /// the caller removes it.
-    Gone { reason: String },
+    Gone {
+        reason: String,
+    },
 }
 
 impl Outcome {
     pub fn retry(reason: impl Into<String>) -> Outcome {
-        Outcome::Retry { after: None, reason: reason.into() }
+        Outcome::Retry {
+            after: None,
+            reason: reason.into(),
+        }
     }
     pub fn permanent(reason: impl Into<String>) -> Outcome {
-        Outcome::Permanent { reason: reason.into() }
+        Outcome::Permanent {
+            reason: reason.into(),
+        }
     }
 }
 
