@@ -16,6 +16,7 @@ pub mod jobs;
 mod postgres;
 mod shared;
 mod shared_jobs;
+mod shared_user;
 mod sqlite;
 
 pub use bus::{Bus, BusMsg};
@@ -229,7 +230,7 @@ pub struct Trace {
 
 /// Varsel's storage interface. Every query that touches account data is scoped by account.
 #[async_trait]
-pub trait Store: JobStore + Send + Sync + 'static {
+pub trait Store: JobStore + UserStore + Send + Sync + 'static {
     /// Which backend this is: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
@@ -277,7 +278,11 @@ pub trait Store: JobStore + Send + Sync + 'static {
     ) -> Result<Vec<String>>;
     async fn get_trace(&self, event_id: &str) -> Result<Option<Trace>>;
     async fn pending_events(&self) -> Result<i64>;
+}
 
+/// What a signed-in user reads and changes: the bell feed and preferences.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
     // --- feed ---
     /// Newest first, items with `seq < before` when given.
     async fn feed(

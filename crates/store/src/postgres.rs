@@ -61,3 +61,8 @@ mod jobs {
     use super::*;
     crate::shared_jobs::impl_job_store!(PgStore, sqlx::Postgres);
 }
+
+mod user {
+    use super::*;
+    crate::shared_user::impl_user_store!(PgStore, sqlx::Postgres);
+}

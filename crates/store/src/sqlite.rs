@@ -69,3 +69,8 @@ mod jobs {
     use super::*;
     crate::shared_jobs::impl_job_store!(SqliteStore, sqlx::Sqlite);
 }
+
+mod user {
+    use super::*;
+    crate::shared_user::impl_user_store!(SqliteStore, sqlx::Sqlite);
+}

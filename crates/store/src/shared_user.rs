@@ -1,0 +1,230 @@
+//! The queries of a signed-in user's own data — the bell feed and preferences — shared
+//! by both backends (see `shared.rs` for why a macro).
+
+macro_rules! impl_user_store {
+    ($store:ty, $db:ty) => {
+        use std::collections::HashMap;
+
+        use async_trait::async_trait;
+        use sqlx::{QueryBuilder, Row};
+        use varsel_core::prefs::PrefLayer;
+
+        use super::feed_item;
+        use $crate::shared::{CHUNK, FEED_COLS, json};
+        use $crate::{FeedItem, Profile, Result, UserStore};
+
+        #[async_trait]
+        impl UserStore for $store {
+            async fn feed(&self, account: &str, user: &str, limit: i64, before: Option<i64>) -> Result<Vec<FeedItem>> {
+                let mut q = QueryBuilder::<$db>::new("SELECT ");
+                q.push(FEED_COLS).push(" FROM notifications WHERE account_id = ").push_bind(account.to_string());
+                q.push(" AND user_id = ").push_bind(user.to_string());
+                q.push(" AND in_feed AND seq < ").push_bind(before.unwrap_or(i64::MAX));
+                q.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
+                q.build().fetch_all(self.reader()).await?.iter().map(feed_item).collect()
+            }
+
+            async fn feed_after(&self, account: &str, user: &str, after: i64, limit: i64) -> Result<Vec<FeedItem>> {
+                let mut q = QueryBuilder::<$db>::new("SELECT ");
+                q.push(FEED_COLS).push(" FROM notifications WHERE account_id = ").push_bind(account.to_string());
+                q.push(" AND user_id = ").push_bind(user.to_string());
+                q.push(" AND in_feed AND seq > ").push_bind(after);
+                q.push(" ORDER BY seq ASC LIMIT ").push_bind(limit);
+                q.build().fetch_all(self.reader()).await?.iter().map(feed_item).collect()
+            }
+
+            async fn feed_by_ids(&self, ids: &[String]) -> Result<Vec<FeedItem>> {
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("SELECT ");
+                    q.push(FEED_COLS).push(" FROM notifications WHERE id IN (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.clone());
+                    }
+                    q.push(") ORDER BY seq");
+                    for r in q.build().fetch_all(self.reader()).await? {
+                        out.push(feed_item(&r)?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn unread_count(&self, account: &str, user: &str) -> Result<i64> {
+                let r = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM notifications \
+                     WHERE account_id = $1 AND user_id = $2 AND in_feed AND read_at IS NULL",
+                )
+                .bind(account.to_string())
+                .bind(user.to_string())
+                .fetch_one(self.reader())
+                .await?;
+                Ok(r.try_get("n")?)
+            }
+
+            async fn unread_counts(&self, account: &str, users: &[String]) -> Result<HashMap<String, i64>> {
+                let mut out: HashMap<String, i64> = users.iter().map(|u| (u.clone(), 0)).collect();
+                for chunk in users.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "SELECT user_id, COUNT(*) AS n FROM notifications WHERE in_feed AND read_at IS NULL \
+                         AND account_id = ",
+                    );
+                    q.push_bind(account.to_string()).push(" AND user_id IN (");
+                    let mut list = q.separated(", ");
+                    for u in chunk {
+                        list.push_bind(u.clone());
+                    }
+                    q.push(") GROUP BY user_id");
+                    for r in q.build().fetch_all(self.reader()).await? {
+                        out.insert(r.try_get("user_id")?, r.try_get("n")?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn mark_read(&self, account: &str, user: &str, id: &str, now: i64) -> Result<bool> {
+                let r = sqlx::query(
+                    "UPDATE notifications SET read_at = COALESCE(read_at, $4), seen_at = COALESCE(seen_at, $4) \
+                     WHERE account_id = $1 AND user_id = $2 AND id = $3 AND in_feed",
+                )
+                .bind(account.to_string())
+                .bind(user.to_string())
+                .bind(id.to_string())
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn mark_all_read(&self, account: &str, user: &str, now: i64) -> Result<u64> {
+                let r = sqlx::query(
+                    "UPDATE notifications SET read_at = $3, seen_at = COALESCE(seen_at, $3) \
+                     WHERE account_id = $1 AND user_id = $2 AND in_feed AND read_at IS NULL",
+                )
+                .bind(account.to_string())
+                .bind(user.to_string())
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn mark_seen(&self, account: &str, user: &str, now: i64) -> Result<u64> {
+                let r = sqlx::query(
+                    "UPDATE notifications SET seen_at = $3 \
+                     WHERE account_id = $1 AND user_id = $2 AND in_feed AND seen_at IS NULL",
+                )
+                .bind(account.to_string())
+                .bind(user.to_string())
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn user_prefs(&self, account: &str, user: &str) -> Result<Option<(PrefLayer, i64)>> {
+                let row = sqlx::query("SELECT prefs, prefs_version FROM users WHERE account_id = $1 AND id = $2")
+                    .bind(account.to_string())
+                    .bind(user.to_string())
+                    .fetch_optional(self.reader())
+                    .await?;
+                match row {
+                    None => Ok(None),
+                    Some(r) => Ok(Some((
+                        serde_json::from_str(&r.try_get::<String, _>("prefs")?)?,
+                        r.try_get("prefs_version")?,
+                    ))),
+                }
+            }
+
+            async fn put_user_prefs(&self, account: &str, user: &str, layer: &PrefLayer, version: i64) -> Result<bool> {
+                let r = sqlx::query(
+                    "UPDATE users SET prefs = $3, prefs_version = prefs_version + 1 \
+                     WHERE account_id = $1 AND id = $2 AND prefs_version = $4",
+                )
+                .bind(account.to_string())
+                .bind(user.to_string())
+                .bind(json(layer))
+                .bind(version)
+                .execute(self.writer())
+                .await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn account_defaults(&self, account: &str) -> Result<PrefLayer> {
+                let row = sqlx::query("SELECT defaults FROM accounts WHERE id = $1")
+                    .bind(account.to_string())
+                    .fetch_optional(self.reader())
+                    .await?;
+                match row {
+                    None => Ok(PrefLayer::default()),
+                    Some(r) => Ok(serde_json::from_str(&r.try_get::<String, _>("defaults")?)?),
+                }
+            }
+
+            async fn put_account_defaults(&self, account: &str, layer: &PrefLayer, now: i64) -> Result<()> {
+                sqlx::query(
+                    "UPDATE accounts SET defaults = $2, defaults_version = defaults_version + 1, updated_at = $3 \
+                     WHERE id = $1",
+                )
+                .bind(account.to_string())
+                .bind(json(layer))
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn profiles(&self, account: &str) -> Result<Vec<Profile>> {
+                sqlx::query("SELECT * FROM profiles WHERE account_id = $1 ORDER BY created_at, id")
+                    .bind(account.to_string())
+                    .fetch_all(self.reader())
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(Profile {
+                            account_id: r.try_get("account_id")?,
+                            id: r.try_get("id")?,
+                            name: r.try_get("name")?,
+                            roles: serde_json::from_str(&r.try_get::<String, _>("roles")?)?,
+                            user_ids: serde_json::from_str(&r.try_get::<String, _>("user_ids")?)?,
+                            layer: serde_json::from_str(&r.try_get::<String, _>("layer")?)?,
+                            created_at: r.try_get("created_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn upsert_profile(&self, p: &Profile, now: i64) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO profiles (account_id, id, name, roles, user_ids, layer, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (account_id, id) DO UPDATE SET name = excluded.name, roles = excluded.roles, \
+                     user_ids = excluded.user_ids, layer = excluded.layer, updated_at = excluded.updated_at",
+                )
+                .bind(p.account_id.clone())
+                .bind(p.id.clone())
+                .bind(p.name.clone())
+                .bind(json(&p.roles))
+                .bind(json(&p.user_ids))
+                .bind(json(&p.layer))
+                .bind(p.created_at)
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_profile(&self, account: &str, id: &str) -> Result<bool> {
+                let r = sqlx::query("DELETE FROM profiles WHERE account_id = $1 AND id = $2")
+                    .bind(account.to_string())
+                    .bind(id.to_string())
+                    .execute(self.writer())
+                    .await?;
+                Ok(r.rows_affected() > 0)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_user_store;
