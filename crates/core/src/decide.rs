@@ -54,6 +54,8 @@ pub struct Connections {
     pub slack: bool,
     pub teams: bool,
     pub mobile_devices: bool,
+    /// The user has a browser subscribed to Web Push (Desktop → Browser, no tab open).
+    pub web_push: bool,
 }
 
 /// The facts about one candidate recipient.
@@ -77,6 +79,9 @@ pub struct RecipientDecision {
     pub popup_sound: Option<Sound>,
     /// Whether the user wants a browser notification when no tab is active.
     pub browser_wanted: bool,
+    /// The browser notification goes by Web Push: no tab is open and the user has a
+    /// subscribed browser.
+    pub web_push: bool,
 }
 
 impl RecipientDecision {
@@ -139,11 +144,12 @@ fn switch_off(
     }
 }
 
-/// Pop-up goes to an active tab; a browser notification to open tabs when none is active.
-fn presence_miss(channel: Channel, p: Presence) -> Option<&'static str> {
+/// Pop-up goes to an active tab; a browser notification to open tabs when none is active,
+/// or by Web Push when no tab is open and the user has a subscribed browser.
+fn presence_miss(channel: Channel, p: Presence, c: &Connections) -> Option<&'static str> {
     match channel {
         Channel::Popup if p.active_tabs == 0 => Some("presence:not_active"),
-        Channel::Browser if p.open_tabs == 0 => Some("presence:no_open_tab"),
+        Channel::Browser if p.open_tabs == 0 && !c.web_push => Some("presence:no_open_tab"),
         Channel::Browser if p.active_tabs > 0 => Some("presence:active"),
         _ => None,
     }
@@ -162,6 +168,7 @@ pub fn decide(
     let mut decisions = Vec::with_capacity(Channel::ALL.len());
     let mut popup_sound = None;
     let mut browser_wanted = false;
+    let mut web_push = false;
     for tab in Tab::ALL {
         let effective = r.prefs.effective(kind, tab);
         for &channel in tab.channels() {
@@ -196,8 +203,13 @@ pub fn decide(
                             if later {
                                 // Presence is judged when the batch is delivered.
                                 (Outcome::Scheduled, format!("{why};batched"))
-                            } else if let Some(miss) = presence_miss(channel, r.presence) {
+                            } else if let Some(miss) =
+                                presence_miss(channel, r.presence, &r.connections)
+                            {
                                 (Outcome::Skipped, miss.to_string())
+                            } else if channel == Channel::Browser && r.presence.open_tabs == 0 {
+                                web_push = true;
+                                (Outcome::Sent, format!("{why};web_push"))
                             } else {
                                 (Outcome::Sent, why)
                             }
@@ -217,5 +229,6 @@ pub fn decide(
         decisions,
         popup_sound,
         browser_wanted,
+        web_push,
     }
 }

@@ -257,3 +257,93 @@ fn popup_carries_the_type_sound_or_the_users_choice() {
     own.sounds.insert(t.id.clone(), varsel_core::Sound::Pop);
     assert_eq!(run(&own), Some(varsel_core::Sound::Pop));
 }
+
+#[test]
+fn browser_goes_by_web_push_only_when_no_tab_is_open_and_a_browser_is_subscribed() {
+    let t = catalog().get("deals.mention").unwrap();
+    let u = user(&[], &[], false);
+    let own = PrefLayer::default();
+    let run = |open: usize, active: usize, web_push: bool| {
+        let ctx = PrefContext {
+            user: Some(&u),
+            own: Some(&own),
+            profile: None,
+            account: None,
+        };
+        let r = RecipientFacts {
+            user: &u,
+            prefs: ctx,
+            first_mention: true,
+            presence: Presence {
+                open_tabs: open,
+                active_tabs: active,
+            },
+            connections: Connections {
+                web_push,
+                ..Connections::default()
+            },
+        };
+        let d = decide(catalog(), &facts_for(t, "x", Source::Ui), &r);
+        let line = d
+            .decisions
+            .iter()
+            .find(|l| l.channel == Channel::Browser)
+            .unwrap()
+            .clone();
+        (line.outcome, line.reason, d.web_push)
+    };
+    // No tab open: Web Push when subscribed, otherwise nothing.
+    let (o, reason, push) = run(0, 0, true);
+    assert_eq!((o, push), (Outcome::Sent, true));
+    assert!(reason.ends_with(";web_push"), "{reason}");
+    assert_eq!(
+        run(0, 0, false),
+        (Outcome::Skipped, "presence:no_open_tab".into(), false)
+    );
+    // A tab open but not active: the tab shows it, not Web Push.
+    let (o, _, push) = run(1, 0, true);
+    assert_eq!((o, push), (Outcome::Sent, false));
+    // An active tab gets a pop-up instead.
+    assert_eq!(
+        run(1, 1, true),
+        (Outcome::Skipped, "presence:active".into(), false)
+    );
+}
+
+#[test]
+fn connected_apps_and_devices_open_their_channels() {
+    let t = catalog().get("deals.mention").unwrap();
+    let u = user(&[], &[], false);
+    let mut own = PrefLayer::default();
+    own.switches.mobile = Some(true);
+    own.set(Tab::Mobile, &t.id, true);
+    let run = |c: Connections| {
+        let ctx = PrefContext {
+            user: Some(&u),
+            own: Some(&own),
+            profile: None,
+            account: None,
+        };
+        let r = RecipientFacts {
+            user: &u,
+            prefs: ctx,
+            first_mention: true,
+            presence: Presence::default(),
+            connections: c,
+        };
+        decide(catalog(), &facts_for(t, "x", Source::Ui), &r)
+    };
+    let off = run(Connections::default());
+    for c in [Channel::Slack, Channel::Teams, Channel::Mobile] {
+        assert_eq!(off.outcome(c), Some(Outcome::Skipped), "{c:?}");
+    }
+    let on = run(Connections {
+        slack: true,
+        teams: true,
+        mobile_devices: true,
+        web_push: false,
+    });
+    for c in [Channel::Slack, Channel::Teams, Channel::Mobile] {
+        assert_eq!(on.outcome(c), Some(Outcome::Sent), "{c:?}");
+    }
+}

@@ -51,7 +51,7 @@ pub struct Running {
 }
 
 /// Builds the state from an open store.
-pub fn build_state(
+pub async fn build_state(
     cfg: Config,
     store: Arc<dyn Store>,
     catalog: Catalog,
@@ -73,6 +73,7 @@ pub fn build_state(
     let templates =
         (!cfg.email_templates.is_empty()).then(|| std::path::PathBuf::from(&cfg.email_templates));
     let email_templates = varsel_delivery::email::EmailTemplates::load(templates)?;
+    let providers = crate::channels::Providers::build(&cfg, &store, clock.now_ms()).await?;
     Ok(AppState(Arc::new(Inner {
         jobs_wake: Arc::new(Notify::new()),
         mailer,
@@ -89,6 +90,7 @@ pub fn build_state(
         known_accounts: RwLock::new(Default::default()),
         node_id,
         bus,
+        providers,
         store,
         config: cfg,
     })))
@@ -105,7 +107,7 @@ pub async fn start_on(
         .await
         .context("opening the database")?;
     let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
-    let state = build_state(cfg, store, catalog, clock)?;
+    let state = build_state(cfg, store, catalog, clock).await?;
     if let Some(bus) = &state.bus {
         let rx = bus
             .subscribe()

@@ -35,6 +35,18 @@ pub struct Config {
     pub process_max_attempts: i64,
     pub log: String,
     pub log_format: String,
+    pub secret_key: String,
+    pub channel_timeout_seconds: u64,
+    pub slack_api_url: String,
+    pub webpush_contact: String,
+    pub fcm_service_account: String,
+    pub fcm_api_url: String,
+    pub fcm_token_url: String,
+    pub apns_key: String,
+    pub apns_key_id: String,
+    pub apns_team_id: String,
+    pub apns_topic: String,
+    pub apns_url: String,
 }
 
 /// A setting that failed validation.
@@ -174,7 +186,42 @@ impl Config {
                 "must start with smtp://, smtps:// or smtp+starttls://",
             ));
         }
+        for (setting, url) in [
+            ("slack_api_url", &self.slack_api_url),
+            ("fcm_api_url", &self.fcm_api_url),
+            ("apns_url", &self.apns_url),
+        ] {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(invalid(setting, "must be an http(s):// URL"));
+            }
+        }
+        if !self.secret_key.is_empty() && self.secret_key.len() < 32 {
+            return Err(invalid("secret_key", "must be at least 32 characters"));
+        }
+        if self.channel_timeout_seconds == 0 {
+            return Err(invalid("channel_timeout_seconds", "must be at least 1"));
+        }
+        if !self.apns_key.is_empty()
+            && (self.apns_key_id.is_empty()
+                || self.apns_team_id.is_empty()
+                || self.apns_topic.is_empty())
+        {
+            return Err(invalid(
+                "apns_key",
+                "needs apns_key_id, apns_team_id and apns_topic as well",
+            ));
+        }
         Ok(())
+    }
+
+    /// A setting that is either a path to a file or the value itself (keys, JSON).
+    pub fn file_or_value(value: &str) -> std::io::Result<String> {
+        let v = value.trim();
+        if v.starts_with('{') || v.starts_with("-----BEGIN") {
+            Ok(v.to_string())
+        } else {
+            std::fs::read_to_string(v)
+        }
     }
 }
 

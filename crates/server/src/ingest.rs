@@ -56,28 +56,37 @@ async fn run(
 ) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
-        let mut size = jobs[0].events.len();
-        while size < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => {
-                    size += job.events.len();
-                    jobs.push(job);
-                }
-                Err(_) => break,
-            }
-        }
-        let all: Vec<NewEvent> = jobs.iter().flat_map(|j| j.events.iter().cloned()).collect();
         let started = std::time::Instant::now();
-        let result = store.insert_events(&all).await;
+        // The group is taken once the writer is free: requests that arrive while another
+        // transaction (the processor's) holds it join this commit.
+        let mut counts: Vec<usize> = Vec::new();
+        let mut gather = || {
+            let mut size = jobs[0].events.len();
+            while size < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        size += job.events.len();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            counts = jobs.iter().map(|j| j.events.len()).collect();
+            jobs.iter_mut()
+                .flat_map(|j| std::mem::take(&mut j.events))
+                .collect()
+        };
+        let result = store.insert_events_gathered(&mut gather).await;
+        let total: usize = counts.iter().sum();
         metrics::histogram!("varsel_ingest_commit_seconds").record(started.elapsed().as_secs_f64());
-        metrics::histogram!("varsel_ingest_group_size").record(all.len() as f64);
+        metrics::histogram!("varsel_ingest_group_size").record(total as f64);
         match result {
             Ok(inserted) => {
                 let fresh = inserted.iter().filter(|i| !i.duplicate).count();
                 metrics::counter!("varsel_events_accepted_total").increment(fresh as u64);
                 let mut rest = inserted.into_iter();
-                for job in jobs {
-                    let part: Vec<Inserted> = rest.by_ref().take(job.events.len()).collect();
+                for (job, n) in jobs.into_iter().zip(counts) {
+                    let part: Vec<Inserted> = rest.by_ref().take(n).collect();
                     let _ = job.reply.send(Ok(part));
                 }
                 wake.notify_one();
@@ -92,7 +101,7 @@ async fn run(
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, events = all.len(), "event commit failed");
+                tracing::error!(error = %e, events = total, "event commit failed");
                 for job in jobs {
                     let _ = job.reply.send(Err(e.to_string()));
                 }

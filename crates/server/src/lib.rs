@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod channels;
 pub mod clock;
 pub mod config;
 pub mod demo;
@@ -17,5 +18,6 @@ pub mod mailer;
 pub mod openapi;
 pub mod processor;
 pub mod routes;
+pub mod secrets;
 pub mod state;
 pub mod ui;

@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, catalog, directory, events, feed, ops, prefs, stream, system, tokens};
+use crate::routes::{
+    admin, catalog, channels, directory, events, feed, ops, prefs, stream, system, tokens,
+};
 
 struct Security;
 
@@ -46,6 +48,8 @@ impl Modify for Security {
         admin::get_defaults, admin::put_defaults, admin::list_profiles, admin::create_profile,
         admin::update_profile, admin::delete_profile,
         catalog::get_catalog,
+        channels::get_webpush_key, channels::post_device, channels::get_devices, channels::delete_device,
+        channels::list_connections, channels::put_connection, channels::delete_connection,
         ops::get_outbox, ops::list_jobs, ops::get_job, ops::retry_job, ops::get_notification,
         system::healthz, system::metrics,
     )

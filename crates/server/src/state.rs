@@ -39,6 +39,8 @@ pub struct Inner {
     pub bus: Option<Arc<dyn Bus>>,
     /// Accounts known to exist (only ever added: accounts are not deleted).
     pub known_accounts: RwLock<HashSet<String>>,
+    /// Slack, Teams, Web Push, FCM and APNs.
+    pub providers: crate::channels::Providers,
 }
 
 #[derive(Clone)]

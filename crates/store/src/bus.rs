@@ -56,11 +56,19 @@ impl PgBus {
     }
 
     async fn notify(&self, msg: &BusMsg) -> crate::Result<()> {
+        // A notification carries ids of rows already committed durably; its own commit
+        // need not wait for the WAL flush (an fsync per message otherwise). Listeners
+        // get it at commit either way.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(serde_json::to_string(msg)?)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -12,14 +12,17 @@ use varsel_core::model::{ObjectRef, Source, Tier, User};
 use varsel_core::prefs::{PrefLayer, ProfileLike};
 
 pub mod bus;
+pub mod channels;
 pub mod jobs;
 mod postgres;
 mod shared;
+mod shared_channels;
 mod shared_jobs;
 mod shared_user;
 mod sqlite;
 
 pub use bus::{Bus, BusMsg};
+pub use channels::{ChannelStore, Connection, Device, UserLink};
 pub use jobs::{
     Batch, BatchAdd, BatchItem, BatchOp, Delivery, Job, JobAttempt, JobNext, JobStore, NewJob,
     OutboxEmail, Withdrawal,
@@ -230,7 +233,7 @@ pub struct Trace {
 
 /// Varsel's storage interface. Every query that touches account data is scoped by account.
 #[async_trait]
-pub trait Store: JobStore + UserStore + Send + Sync + 'static {
+pub trait Store: JobStore + UserStore + ChannelStore + Send + Sync + 'static {
     /// Which backend this is: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
@@ -254,6 +257,17 @@ pub trait Store: JobStore + UserStore + Send + Sync + 'static {
     // --- events ---
     /// Inserts events in one transaction (one commit for the whole group).
     async fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<Inserted>>;
+    /// Group commit: waits until the writer is free, then calls `gather` once for the
+    /// group (everything queued meanwhile) and inserts it in one transaction. Gathering
+    /// after the wait, not before, lets requests that arrive while another transaction
+    /// holds the writer join this commit instead of waiting for the next one.
+    async fn insert_events_gathered(
+        &self,
+        gather: &mut (dyn FnMut() -> Vec<NewEvent> + Send),
+    ) -> Result<Vec<Inserted>> {
+        let events = gather();
+        self.insert_events(&events).await
+    }
     /// Leases up to `limit` pending events until `lease_until`.
     async fn claim_events(
         &self,

@@ -6,6 +6,26 @@
 /// Rows per multi-row statement: well under both backends' parameter limits.
 pub(crate) const CHUNK: usize = 500;
 
+/// Splits `0..sizes.len()` into runs of at most [`CHUNK`] rows whose sizes (estimated
+/// bytes of their parameters) add up to at most `budget`; a row larger than the budget
+/// is a run of its own. See `PgStore::STATEMENT_BYTES` for why PostgreSQL needs a budget.
+pub(crate) fn runs(sizes: &[usize], budget: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0usize);
+    for (i, &n) in sizes.iter().enumerate() {
+        if i > start && (i - start >= CHUNK || bytes.saturating_add(n) > budget) {
+            out.push(start..i);
+            start = i;
+            bytes = 0;
+        }
+        bytes = bytes.saturating_add(n);
+    }
+    if start < sizes.len() {
+        out.push(start..sizes.len());
+    }
+    out
+}
+
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
     // Serializing plain data types to a string cannot fail.
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
@@ -25,7 +45,7 @@ macro_rules! impl_store {
         use varsel_core::model::{Tier, User};
         use varsel_core::prefs::PrefLayer;
 
-        use $crate::shared::{CHUNK, FEED_COLS, json, tier};
+        use $crate::shared::{CHUNK, json, runs, tier};
         use $crate::{
             Account, ClaimedEvent, DecisionRow, FeedItem, Inserted, NewEvent, ProcessedBatch, Result, Store,
             Team, TeamMember, Trace, map_unique,
@@ -124,6 +144,52 @@ macro_rules! impl_store {
                 received_at: r.try_get("received_at")?,
                 attempts: r.try_get("attempts")?,
             })
+        }
+
+        /// Inserts a group of events in `tx`: one multi-row statement per chunk.
+        async fn insert_events_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            events: &[NewEvent],
+        ) -> Result<Vec<Inserted>> {
+            let key = |e: &NewEvent| e.body.idempotency_key.clone().unwrap_or_else(|| e.id.clone());
+            // One multi-row statement per chunk: a statement per event costs a round
+            // trip each (the SQLite worker thread, or the PostgreSQL server). Rows are
+            // inserted in order, so `seq` follows the order of the group.
+            let mut fresh = std::collections::HashSet::with_capacity(events.len());
+            let bodies: Vec<String> = events.iter().map(|e| json(&e.body)).collect();
+            let sizes: Vec<usize> = bodies.iter().map(|b| b.len() + 200).collect();
+            for run in runs(&sizes, <$store>::STATEMENT_BYTES) {
+                let mut q = QueryBuilder::<$db>::new(
+                    "INSERT INTO events (id, account_id, type, idempotency_key, body, received_at) ",
+                );
+                q.push_values(events[run.clone()].iter().zip(&bodies[run]), |mut b, (e, body)| {
+                    b.push_bind(e.id.clone())
+                        .push_bind(e.body.account_id.clone())
+                        .push_bind(e.body.kind.clone())
+                        .push_bind(key(e))
+                        .push_bind(body.clone())
+                        .push_bind(e.received_at);
+                });
+                q.push(" ON CONFLICT (account_id, idempotency_key) DO NOTHING RETURNING id");
+                for r in q.build().fetch_all(&mut **tx).await? {
+                    fresh.insert(r.try_get::<String, _>("id")?);
+                }
+            }
+            let mut out = Vec::with_capacity(events.len());
+            for e in events {
+                if fresh.contains(&e.id) {
+                    out.push(Inserted { id: e.id.clone(), duplicate: false });
+                } else {
+                    // A duplicate (of an earlier event, or of one earlier in this group).
+                    let first = sqlx::query("SELECT id FROM events WHERE account_id = $1 AND idempotency_key = $2")
+                        .bind(e.body.account_id.clone())
+                        .bind(key(e))
+                        .fetch_one(&mut **tx)
+                        .await?;
+                    out.push(Inserted { id: first.try_get("id")?, duplicate: true });
+                }
+            }
+            Ok(out)
         }
 
         #[async_trait]
@@ -292,33 +358,18 @@ macro_rules! impl_store {
 
             async fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<Inserted>> {
                 let mut tx = self.writer().begin().await?;
-                let mut out = Vec::with_capacity(events.len());
-                for e in events {
-                    let key = e.body.idempotency_key.clone().unwrap_or_else(|| e.id.clone());
-                    let row = sqlx::query(
-                        "INSERT INTO events (id, account_id, type, idempotency_key, body, received_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6) \
-                         ON CONFLICT (account_id, idempotency_key) DO NOTHING RETURNING id",
-                    )
-                    .bind(e.id.clone())
-                    .bind(e.body.account_id.clone())
-                    .bind(e.body.kind.clone())
-                    .bind(key.clone())
-                    .bind(json(&e.body))
-                    .bind(e.received_at)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if row.is_some() {
-                        out.push(Inserted { id: e.id.clone(), duplicate: false });
-                    } else {
-                        let first = sqlx::query("SELECT id FROM events WHERE account_id = $1 AND idempotency_key = $2")
-                            .bind(e.body.account_id.clone())
-                            .bind(key)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        out.push(Inserted { id: first.try_get("id")?, duplicate: true });
-                    }
-                }
+                let out = insert_events_in(&mut tx, events).await?;
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn insert_events_gathered(
+                &self,
+                gather: &mut (dyn FnMut() -> Vec<NewEvent> + Send),
+            ) -> Result<Vec<Inserted>> {
+                let mut tx = self.writer().begin().await?;
+                let events = gather();
+                let out = insert_events_in(&mut tx, &events).await?;
                 tx.commit().await?;
                 Ok(out)
             }
@@ -359,21 +410,28 @@ macro_rules! impl_store {
             }
 
             async fn complete_events(&self, batch: &ProcessedBatch) -> Result<Vec<FeedItem>> {
+                // Serialized before the transaction: the writer is held only for the SQL.
+                let docs: Vec<String> = batch.decisions.iter().map(|d| json(&d.decisions)).collect();
                 let mut tx = self.writer().begin().await?;
-                for chunk in batch.decisions.chunks(CHUNK) {
+                let sizes: Vec<usize> = docs.iter().map(|d| d.len() + 100).collect();
+                for run in runs(&sizes, Self::STATEMENT_BYTES) {
                     let mut q =
                         QueryBuilder::<$db>::new("INSERT INTO decisions (event_id, user_id, account_id, decisions) ");
-                    q.push_values(chunk, |mut b, d| {
+                    q.push_values(batch.decisions[run.clone()].iter().zip(&docs[run]), |mut b, (d, doc)| {
                         b.push_bind(d.event_id.clone())
                             .push_bind(d.user_id.clone())
                             .push_bind(d.account_id.clone())
-                            .push_bind(json(&d.decisions));
+                            .push_bind(doc.clone());
                     });
                     q.push(" ON CONFLICT (event_id, user_id) DO NOTHING");
                     q.build().execute(&mut *tx).await?;
                 }
-                let mut inserted = Vec::new();
-                for chunk in batch.notifications.chunks(CHUNK) {
+                // Only `seq` and `id` come back: the rest of each new item is what was sent.
+                let mut seqs: std::collections::HashMap<String, i64> = std::collections::HashMap::with_capacity(batch.notifications.len());
+                let sizes: Vec<usize> =
+                    batch.notifications.iter().map(|n| n.title.len() + n.body.len() + 300).collect();
+                for run in runs(&sizes, Self::STATEMENT_BYTES) {
+                    let chunk = &batch.notifications[run];
                     let mut q = QueryBuilder::<$db>::new(
                         "INSERT INTO notifications (id, account_id, user_id, dedupe_key, event_id, type, section, \
                          title, body, url, count, actor_id, popup_sound, browser, in_feed, created_at) ",
@@ -396,12 +454,37 @@ macro_rules! impl_store {
                             .push_bind(n.in_feed)
                             .push_bind(n.created_at);
                     });
-                    q.push(" ON CONFLICT (account_id, user_id, dedupe_key) DO NOTHING RETURNING ");
-                    q.push(FEED_COLS);
+                    q.push(" ON CONFLICT (account_id, user_id, dedupe_key) DO NOTHING RETURNING seq, id");
                     for r in q.build().fetch_all(&mut *tx).await? {
-                        inserted.push(feed_item(&r)?);
+                        seqs.insert(r.try_get("id")?, r.try_get("seq")?);
                     }
                 }
+                let mut inserted: Vec<FeedItem> = batch
+                    .notifications
+                    .iter()
+                    .filter_map(|n| {
+                        seqs.get(&n.id).map(|&seq| FeedItem {
+                            seq,
+                            id: n.id.clone(),
+                            account_id: n.account_id.clone(),
+                            user_id: n.user_id.clone(),
+                            kind: n.kind.clone(),
+                            section: n.section.clone(),
+                            title: n.title.clone(),
+                            body: n.body.clone(),
+                            url: n.url.clone(),
+                            count: n.count,
+                            actor_id: n.actor_id.clone(),
+                            popup_sound: n.popup_sound.clone(),
+                            browser: n.browser,
+                            in_feed: n.in_feed,
+                            created_at: n.created_at,
+                            seen_at: None,
+                            read_at: None,
+                        })
+                    })
+                    .collect();
+                inserted.sort_by_key(|i| i.seq);
                 let fresh: std::collections::HashSet<&str> = inserted.iter().map(|i| i.id.as_str()).collect();
                 let deliveries: Vec<(&str, &str, &str)> = batch
                     .notifications
@@ -409,7 +492,7 @@ macro_rules! impl_store {
                     .filter(|n| fresh.contains(n.id.as_str()))
                     .flat_map(|n| n.deliveries.iter().map(move |(c, s)| (n.id.as_str(), c.as_str(), s.as_str())))
                     .collect();
-                for chunk in deliveries.chunks(CHUNK) {
+                for chunk in deliveries.chunks(CHUNK.min(Self::STATEMENT_BYTES / 80)) {
                     let mut q = QueryBuilder::<$db>::new(
                         "INSERT INTO deliveries (notification_id, channel, state, updated_at) ",
                     );
@@ -431,7 +514,7 @@ macro_rules! impl_store {
                     q.push(" ON CONFLICT (account_id, activity_id, user_id) DO NOTHING");
                     q.build().execute(&mut *tx).await?;
                 }
-                for chunk in batch.event_ids.chunks(CHUNK) {
+                for chunk in batch.event_ids.chunks(CHUNK.min(Self::STATEMENT_BYTES / 50)) {
                     let mut q = QueryBuilder::<$db>::new("UPDATE events SET state = 'done', lease_until = NULL, processed_at = ");
                     q.push_bind(batch.processed_at).push(" WHERE id IN (");
                     let mut list = q.separated(", ");

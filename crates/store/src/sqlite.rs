@@ -19,6 +19,9 @@ pub struct SqliteStore {
 impl SqliteStore {
     const BACKEND: &'static str = "sqlite";
 
+    /// Bytes of parameters per multi-row statement: no limit (see `PgStore`).
+    const STATEMENT_BYTES: usize = usize::MAX;
+
     const CLAIM_EVENTS: &'static str = "UPDATE events SET lease_until = $1, attempts = attempts + 1 \
          WHERE seq IN (SELECT seq FROM events WHERE state = 'pending' \
          AND (lease_until IS NULL OR lease_until < $2) ORDER BY seq LIMIT $3) \
@@ -73,4 +76,9 @@ mod jobs {
 mod user {
     use super::*;
     crate::shared_user::impl_user_store!(SqliteStore, sqlx::Sqlite);
+}
+
+mod channels {
+    use super::*;
+    crate::shared_channels::impl_channel_store!(SqliteStore, sqlx::Sqlite);
 }

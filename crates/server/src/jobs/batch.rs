@@ -7,7 +7,9 @@ use varsel_store::{Job, ProcessedBatch};
 
 use super::JobError;
 use super::email::EmailJob;
-use crate::processor::plan::{AccountCache, Subject, add_notification, decide_for, facts};
+use crate::processor::plan::{
+    AccountCache, Subject, add_notification, decide_for, facts, load_channels,
+};
 use crate::state::AppState;
 
 pub async fn fire(state: &AppState, job: &Job) -> Result<(), JobError> {
@@ -59,7 +61,9 @@ pub async fn fire(state: &AppState, job: &Job) -> Result<(), JobError> {
             let data = last.get("data").filter(|d| !d.is_null());
             // Preferences and presence as they are now, when the batch is delivered.
             let f = facts(kind, None, varsel_core::Source::Ui, object, true);
-            let mut decided = decide_for(state, &f, account, user, own, true);
+            let channels = load_channels(state, account, &[user]).await?;
+            let mut decided =
+                decide_for(state, &f, account, user, own, true, channels.get(&user.id));
             let event_ids: Vec<String> = live.iter().map(|i| i.event_id.clone()).collect();
             if decided
                 .decisions

@@ -262,6 +262,7 @@ pub async fn send(state: &AppState, job: &Job) -> Result<(), JobError> {
         Err(err) => Err(JobError {
             retryable: err.retryable,
             message: err.message,
+            after: None,
         }),
     }
 }

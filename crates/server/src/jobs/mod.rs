@@ -4,6 +4,7 @@
 //! the next due time, with a fallback poll.
 
 pub mod batch;
+pub mod deliver;
 pub mod email;
 
 use std::time::Duration;
@@ -24,6 +25,8 @@ const CLAIM: i64 = 32;
 pub struct JobError {
     pub retryable: bool,
     pub message: String,
+    /// The earliest next attempt a provider asked for (`Retry-After`).
+    pub after: Option<Duration>,
 }
 
 impl JobError {
@@ -31,13 +34,20 @@ impl JobError {
         JobError {
             retryable: true,
             message: message.to_string(),
+            after: None,
         }
     }
     pub fn permanent(message: impl std::fmt::Display) -> JobError {
         JobError {
             retryable: false,
             message: message.to_string(),
+            after: None,
         }
+    }
+    /// Not before `after` (a provider's `Retry-After`), if given.
+    pub fn after(mut self, after: Option<Duration>) -> JobError {
+        self.after = after;
+        self
     }
 }
 
@@ -94,6 +104,8 @@ async fn dispatch(state: &AppState, job: &Job) -> Result<(), JobError> {
     match job.kind.as_str() {
         "batch" => batch::fire(state, job).await,
         "email" => email::send(state, job).await,
+        "deliver" => deliver::send(state, job).await,
+        "slack_match" => deliver::match_account(state, job).await,
         other => Err(JobError::permanent(format!("unknown job kind `{other}`"))),
     }
 }
@@ -116,12 +128,15 @@ async fn run_one(state: &AppState, job: Job) {
     let (next, outcome, error) = match &result {
         Ok(()) => (JobNext::Done, "done", None),
         Err(e) if e.retryable && job.attempts < cfg.job_max_attempts => {
-            let delay = varsel_core::schedule::backoff_ms(
+            let backoff = varsel_core::schedule::backoff_ms(
                 job.attempts,
                 (cfg.job_retry_base_seconds * 1000.0) as i64,
                 (cfg.job_retry_max_seconds * 1000.0) as i64,
                 jitter(),
             );
+            // A provider's Retry-After wins when it asks for longer than the backoff.
+            let asked = e.after.map_or(0, |a| a.as_millis() as i64);
+            let delay = backoff.max(asked);
             (
                 JobNext::Retry {
                     run_at: finished + delay,
@@ -140,17 +155,16 @@ async fn run_one(state: &AppState, job: Job) {
     metrics::counter!("varsel_jobs_total", "kind" => job.kind.clone(), "outcome" => outcome)
         .increment(1);
     drop(_enter);
-    if next != JobNext::Done
-        && job.kind == "email"
-        && let Err(e) = email::record_failure(
-            state,
-            &job,
-            error.as_deref().unwrap_or(""),
-            next == JobNext::Dead,
-        )
-        .await
-    {
-        tracing::warn!(error = %e, "could not record the email failure");
+    if next != JobNext::Done {
+        let (msg, dead) = (error.as_deref().unwrap_or(""), next == JobNext::Dead);
+        let recorded = match job.kind.as_str() {
+            "email" => email::record_failure(state, &job, msg, dead).await,
+            "deliver" => deliver::record_failure(state, &job, msg, dead).await,
+            _ => Ok(()),
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "could not record the delivery failure");
+        }
     }
     let attempt = JobAttempt {
         attempt: job.attempts,

@@ -24,6 +24,52 @@ pub struct AccountFacts {
     pub account: Account,
     pub defaults: PrefLayer,
     pub profiles: Vec<Profile>,
+    /// The account has connected Slack / Teams.
+    pub slack: bool,
+    pub teams: bool,
+}
+
+/// What a user has on the channels that need a connection or a device.
+#[derive(Debug, Clone, Default)]
+pub struct UserChannels {
+    /// Matched to a Slack user: `Some(false)` when the lookup found nobody for the user's
+    /// current email, `None` when not looked up yet (the delivery looks up).
+    pub slack_matched: Option<bool>,
+    /// The kinds of the user's devices (`webpush`, `fcm`, `apns`).
+    pub device_kinds: Vec<String>,
+}
+
+/// Loads [`UserChannels`] of `users` (two queries, whatever their number).
+pub async fn load_channels(
+    state: &AppState,
+    account: &AccountFacts,
+    users: &[&User],
+) -> anyhow::Result<HashMap<String, UserChannels>> {
+    let mut out: HashMap<String, UserChannels> = HashMap::new();
+    if users.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let id = &account.account.id;
+    for d in state.store.devices(id, &ids).await? {
+        out.entry(d.user_id).or_default().device_kinds.push(d.kind);
+    }
+    if account.slack {
+        let emails: HashMap<&str, &str> = users
+            .iter()
+            .map(|u| (u.id.as_str(), u.email.as_str()))
+            .collect();
+        for l in state.store.user_links(id, "slack", &ids).await? {
+            // A link made for an older address does not count: the address is looked up again.
+            if emails
+                .get(l.user_id.as_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case(&l.email))
+            {
+                out.entry(l.user_id).or_default().slack_matched = Some(l.external_id.is_some());
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl AccountFacts {
@@ -52,15 +98,41 @@ impl AccountCache {
         if !self.map.contains_key(id) {
             let loaded = match state.store.get_account(id).await? {
                 None => None,
-                Some(account) => Some(AccountFacts {
-                    account,
-                    defaults: state.store.account_defaults(id).await?,
-                    profiles: state.store.profiles(id).await?,
-                }),
+                Some(account) => {
+                    let conns = state.store.connections(id).await?;
+                    let has = |p: &str| conns.iter().any(|c| c.provider == p);
+                    Some(AccountFacts {
+                        slack: has("slack"),
+                        teams: has("teams"),
+                        account,
+                        defaults: state.store.account_defaults(id).await?,
+                        profiles: state.store.profiles(id).await?,
+                    })
+                }
             };
             self.map.insert(id.to_string(), loaded);
         }
         Ok(self.map.get(id).and_then(Option::as_ref))
+    }
+}
+
+/// The connections that open Slack, Teams, mobile and Web Push for a user.
+pub fn connections(
+    state: &AppState,
+    account: &AccountFacts,
+    user: &User,
+    channels: Option<&UserChannels>,
+) -> Connections {
+    let has_email = !user.email.is_empty();
+    let kinds = channels
+        .map(|c| c.device_kinds.as_slice())
+        .unwrap_or_default();
+    let has = |k: &str| kinds.iter().any(|x| x == k) && state.providers.accepts(k);
+    Connections {
+        slack: account.slack && has_email && channels.and_then(|c| c.slack_matched) != Some(false),
+        teams: account.teams && has_email,
+        mobile_devices: has("fcm") || has("apns"),
+        web_push: has("webpush"),
     }
 }
 
@@ -72,13 +144,14 @@ pub fn decide_for(
     user: &User,
     own: &PrefLayer,
     first_mention: bool,
+    channels: Option<&UserChannels>,
 ) -> RecipientDecision {
     let r = RecipientFacts {
         user,
         prefs: account.prefs(user, own),
         first_mention,
         presence: state.hub.presence(&user.account_id, &user.id),
-        connections: Connections::default(),
+        connections: connections(state, account, user, channels),
     };
     decide(&state.catalog, facts, &r)
 }
@@ -131,14 +204,26 @@ pub fn add_notification(
         .iter()
         .filter(|d| d.outcome == Outcome::Sent && d.channel != Channel::Email)
         .map(|d| {
-            let st = match d.channel {
-                Channel::Bell => "delivered",
-                Channel::Popup | Channel::Browser => "sent",
-                _ => "pending",
+            let (channel, st) = match d.channel {
+                Channel::Bell => ("bell", "delivered"),
+                Channel::Browser if decided.web_push => ("webpush", "pending"),
+                Channel::Popup | Channel::Browser => (d.channel.as_str(), "sent"),
+                other => (other.as_str(), "pending"),
             };
-            (d.channel.as_str().to_string(), st.to_string())
+            (channel.to_string(), st.to_string())
         })
         .collect();
+    // Slack, Teams, mobile and Web Push go out as jobs of their own (retried apart).
+    for (channel, st) in &deliveries {
+        if st == "pending" {
+            batch.jobs.push(crate::jobs::deliver::DeliverJob::job(
+                &user.account_id,
+                &id,
+                channel,
+                now,
+            ));
+        }
+    }
     if let Some(st) = email {
         deliveries.push(("email".into(), st.into()));
     }

@@ -18,7 +18,7 @@ use crate::routes::prefs::UserPrefs;
 use crate::state::AppState;
 
 /// Checks the caller may read (or, with `write`, change) the account's defaults.
-async fn authorize(
+pub(crate) async fn authorize(
     state: &AppState,
     caller: &Caller,
     account: &str,
@@ -133,6 +133,8 @@ async fn email_affected_users(
             version: 0,
             account_layer: Some(before.clone()),
             profile,
+            slack_connected: false,
+            teams_connected: false,
         };
         let old_view = prefs.view(state);
         prefs.account_layer = Some(after.clone());

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod catalog;
+pub mod channels;
 pub mod directory;
 pub mod events;
 pub mod feed;
@@ -16,7 +17,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderName;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::error::ApiError;
@@ -58,6 +59,20 @@ pub fn router(state: AppState) -> Router {
             "/v1/accounts/{account}/profiles/{profile}",
             put(admin::update_profile).delete(admin::delete_profile),
         )
+        .route(
+            "/v1/accounts/{account}/connections",
+            get(channels::list_connections),
+        )
+        .route(
+            "/v1/accounts/{account}/connections/{provider}",
+            put(channels::put_connection).delete(channels::delete_connection),
+        )
+        .route(
+            "/v1/me/devices",
+            get(channels::get_devices).post(channels::post_device),
+        )
+        .route("/v1/me/devices/{id}", delete(channels::delete_device))
+        .route("/v1/webpush/key", get(channels::get_webpush_key))
         .route("/v1/tokens", post(tokens::post_token))
         .route("/v1/events", post(events::post_event))
         .route("/v1/events/{id}/trace", get(events::get_trace))

@@ -21,6 +21,10 @@ pub struct UserPrefs {
     pub version: i64,
     pub account_layer: Option<PrefLayer>,
     pub profile: Option<PrefLayer>,
+    /// Slack is connected for the account and the user matched by email.
+    pub slack_connected: bool,
+    /// Teams is connected for the account and the user has an email.
+    pub teams_connected: bool,
 }
 
 impl UserPrefs {
@@ -47,28 +51,45 @@ impl UserPrefs {
         } else {
             (None, None)
         };
+        let conns = state.store.connections(account).await?;
+        let has = |p: &str| conns.iter().any(|c| c.provider == p);
+        let slack_connected = has("slack")
+            && !u.email.is_empty()
+            && state
+                .store
+                .user_links(account, "slack", std::slice::from_ref(&u.id))
+                .await?
+                .iter()
+                .any(|l| l.external_id.is_some() && l.email.eq_ignore_ascii_case(&u.email));
+        let teams_connected = has("teams") && !u.email.is_empty();
         Ok(UserPrefs {
             user: u,
             own,
             version,
             account_layer,
             profile,
+            slack_connected,
+            teams_connected,
         })
     }
 
-    pub fn view(&self, state: &AppState) -> PreferencesView {
-        let ctx = PrefContext {
+    /// The layers as a preference context.
+    pub fn context(&self) -> PrefContext<'_> {
+        PrefContext {
             user: Some(&self.user),
             own: Some(&self.own),
             profile: self.profile.as_ref(),
             account: self.account_layer.as_ref(),
-        };
+        }
+    }
+
+    pub fn view(&self, state: &AppState) -> PreferencesView {
         view::build_view(
             &state.catalog,
-            &ctx,
+            &self.context(),
             ViewOf::User {
-                slack_connected: false,
-                teams_connected: false,
+                slack_connected: self.slack_connected,
+                teams_connected: self.teams_connected,
                 user: &self.user,
             },
         )

@@ -6,6 +6,7 @@ mod harness;
 
 mod admin;
 mod bad_input;
+mod channels;
 mod email;
 mod events;
 mod feed;

@@ -1,0 +1,409 @@
+//! The delivery job of Slack, Teams, mobile push and Web Push: one job per notification
+//! and channel. It builds the message in the user's language (the notification's
+//! rendered text, the unread count as badge, the type's sound), sends it through the
+//! channel's adapter, prunes devices the provider reports gone, and records the delivery
+//! state. A provider's `Retry-After` sets the next attempt.
+
+use serde::{Deserialize, Serialize};
+use varsel_core::model::User;
+use varsel_delivery::apns::ApnsDevice;
+use varsel_delivery::channel::{Channel as _, Message, Outcome};
+use varsel_delivery::slack::{SlackTarget, SlackToken};
+use varsel_delivery::teams::{TeamsTarget, TeamsWebhookUrl};
+use varsel_delivery::webpush::PushSubscription;
+use varsel_store::{Device, FeedItem, Job, NewJob, UserLink};
+
+use super::JobError;
+use crate::processor::plan::new_job;
+use crate::state::AppState;
+
+/// What a delivery job sends: one notification on one channel (`slack`, `teams`,
+/// `mobile` or `webpush`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeliverJob {
+    pub notification_id: String,
+    pub channel: String,
+}
+
+impl DeliverJob {
+    pub fn job(account: &str, notification_id: &str, channel: &str, run_at: i64) -> NewJob {
+        new_job(
+            "deliver",
+            format!("deliver:{notification_id}:{channel}"),
+            account,
+            serde_json::json!({ "notification_id": notification_id, "channel": channel }),
+            run_at,
+        )
+    }
+
+    fn of(job: &Job) -> Result<DeliverJob, JobError> {
+        serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::permanent(format!("bad delivery job: {e}")))
+    }
+}
+
+async fn set(
+    state: &AppState,
+    d: &DeliverJob,
+    st: &str,
+    reason: Option<&str>,
+) -> Result<(), JobError> {
+    state
+        .store
+        .set_delivery(
+            &d.notification_id,
+            &d.channel,
+            st,
+            reason,
+            false,
+            state.now(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Records a failed attempt on the delivery: `retrying`, or `failed` when given up.
+pub async fn record_failure(
+    state: &AppState,
+    job: &Job,
+    error: &str,
+    dead: bool,
+) -> Result<(), JobError> {
+    let d = DeliverJob::of(job)?;
+    let st = if dead { "failed" } else { "retrying" };
+    set(state, &d, st, Some(error)).await
+}
+
+/// The message of a notification for one channel.
+async fn message(
+    state: &AppState,
+    n: &FeedItem,
+    user: &User,
+    channel: &str,
+) -> Result<Message, JobError> {
+    let badge = state.store.unread_count(&n.account_id, &n.user_id).await?;
+    let sound = match &n.popup_sound {
+        Some(s) => Some(s.clone()),
+        None => match state.catalog.get(&n.kind) {
+            Some(kind) => {
+                let p = crate::routes::prefs::UserPrefs::load(state, &n.account_id, &n.user_id)
+                    .await
+                    .map_err(|e| JobError::retry(format!("loading preferences: {e:?}")))?;
+                let ctx = p.context();
+                Some(
+                    ctx.sound(kind, ctx.default_sound(&state.catalog))
+                        .as_str()
+                        .to_string(),
+                )
+            }
+            None => None,
+        },
+    };
+    Ok(Message {
+        id: format!("{}:{channel}", n.id),
+        title: n.title.clone(),
+        body: n.body.clone(),
+        url: n.url.clone(),
+        sound,
+        badge: Some(badge),
+        locale: user.locale.clone(),
+    })
+}
+
+/// Turns an adapter's outcome into the job's result and the delivery's state.
+async fn settle(state: &AppState, d: &DeliverJob, outcome: Outcome) -> Result<(), JobError> {
+    match outcome {
+        Outcome::Delivered => set(state, d, "delivered", None).await,
+        Outcome::Retry { after, reason } => Err(JobError::retry(reason).after(after)),
+        Outcome::Permanent { reason } => Err(JobError::permanent(reason)),
+        Outcome::Gone { reason } => set(state, d, "failed", Some(&format!("gone: {reason}"))).await,
+    }
+}
+
+pub async fn send(state: &AppState, job: &Job) -> Result<(), JobError> {
+    let d = DeliverJob::of(job)?;
+    let Some(n) = state.store.notification(&d.notification_id).await? else {
+        return Ok(());
+    };
+    let Some(user) = state.store.get_user(&n.account_id, &n.user_id).await? else {
+        return set(state, &d, "skipped", Some("unknown_user")).await;
+    };
+    let msg = message(state, &n, &user, &d.channel).await?;
+    match d.channel.as_str() {
+        "slack" => slack(state, &d, &user, &msg).await,
+        "teams" => teams(state, &d, &user, &msg).await,
+        "webpush" | "mobile" => devices(state, &d, &user, &msg).await,
+        other => Err(JobError::permanent(format!("unknown channel `{other}`"))),
+    }
+}
+
+/// The account's connection secret, opened.
+async fn secret(
+    state: &AppState,
+    d: &DeliverJob,
+    account: &str,
+    provider: &str,
+) -> Result<Option<String>, JobError> {
+    let Some(c) = state.store.connection(account, provider).await? else {
+        set(
+            state,
+            d,
+            "skipped",
+            Some(&format!("not_connected:{provider}")),
+        )
+        .await?;
+        return Ok(None);
+    };
+    let sealer =
+        state.providers.sealer.as_ref().ok_or_else(|| {
+            JobError::permanent("no secret_key configured to open the connection")
+        })?;
+    sealer
+        .open(account, provider, &c.secret)
+        .map(Some)
+        .map_err(JobError::permanent)
+}
+
+async fn slack(
+    state: &AppState,
+    d: &DeliverJob,
+    user: &User,
+    msg: &Message,
+) -> Result<(), JobError> {
+    let Some(token) = secret(state, d, &user.account_id, "slack").await? else {
+        return Ok(());
+    };
+    let token = SlackToken::new(token);
+    let links = state
+        .store
+        .user_links(&user.account_id, "slack", std::slice::from_ref(&user.id))
+        .await?;
+    let known = links
+        .into_iter()
+        .find(|l| l.email.eq_ignore_ascii_case(&user.email));
+    let slack_id = match known {
+        Some(l) => l.external_id,
+        None => match_user(state, &token, user).await?,
+    };
+    let Some(slack_id) = slack_id else {
+        return set(state, d, "skipped", Some("not_connected:slack")).await;
+    };
+    let target = SlackTarget {
+        token,
+        user_id: slack_id,
+    };
+    let outcome = state.providers.slack.deliver(&target, msg).await;
+    if matches!(outcome, Outcome::Gone { .. }) {
+        // The Slack user is gone: not connected until a lookup finds them again.
+        state
+            .store
+            .put_user_link(
+                &user.account_id,
+                &UserLink {
+                    user_id: user.id.clone(),
+                    provider: "slack".into(),
+                    email: user.email.clone(),
+                    external_id: None,
+                    checked_at: state.now(),
+                },
+            )
+            .await?;
+    }
+    settle(state, d, outcome).await
+}
+
+/// Looks the user up in Slack by email and remembers the answer (found or not).
+pub async fn match_user(
+    state: &AppState,
+    token: &SlackToken,
+    user: &User,
+) -> Result<Option<String>, JobError> {
+    if user.email.is_empty() {
+        return Ok(None);
+    }
+    let found = match state
+        .providers
+        .slack
+        .lookup_by_email(token, &user.email)
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => {
+            return Err(match e.outcome() {
+                Outcome::Retry { after, reason } => JobError::retry(reason).after(after),
+                other => JobError::permanent(format!("{other:?}")),
+            });
+        }
+    };
+    state
+        .store
+        .put_user_link(
+            &user.account_id,
+            &UserLink {
+                user_id: user.id.clone(),
+                provider: "slack".into(),
+                email: user.email.clone(),
+                external_id: found.clone(),
+                checked_at: state.now(),
+            },
+        )
+        .await?;
+    Ok(found)
+}
+
+async fn teams(
+    state: &AppState,
+    d: &DeliverJob,
+    user: &User,
+    msg: &Message,
+) -> Result<(), JobError> {
+    let Some(url) = secret(state, d, &user.account_id, "teams").await? else {
+        return Ok(());
+    };
+    if user.email.is_empty() {
+        return set(state, d, "skipped", Some("no_email")).await;
+    }
+    let target = TeamsTarget {
+        webhook: TeamsWebhookUrl::new(url),
+        recipient_email: user.email.clone(),
+    };
+    let outcome = state.providers.teams.post(&target, msg).await;
+    settle(state, d, outcome).await
+}
+
+/// Sends to one device with its kind's adapter; `None` when this server cannot send to
+/// that kind (FCM or APNs not configured).
+async fn to_device(state: &AppState, dev: &Device, msg: &Message) -> Option<Outcome> {
+    let p = &state.providers;
+    Some(match dev.kind.as_str() {
+        "webpush" => match serde_json::from_value::<PushSubscription>(dev.data.clone()) {
+            Ok(sub) => p.webpush.deliver(&sub, msg).await,
+            Err(e) => Outcome::Gone {
+                reason: format!("unreadable subscription: {e}"),
+            },
+        },
+        "fcm" => p.fcm.as_ref()?.deliver(&dev.token, msg).await,
+        "apns" => {
+            let device = ApnsDevice {
+                token: dev.token.clone(),
+                topic: dev.app_id.clone(),
+            };
+            p.apns.as_ref()?.deliver(&device, msg).await
+        }
+        _ => return None,
+    })
+}
+
+/// Web Push or mobile: every device of the kind(s). Delivered when any device took it;
+/// devices reported gone are removed; retried (at the longest `Retry-After`) only when
+/// no device took it and one may later.
+async fn devices(
+    state: &AppState,
+    d: &DeliverJob,
+    user: &User,
+    msg: &Message,
+) -> Result<(), JobError> {
+    let all = state
+        .store
+        .devices(&user.account_id, std::slice::from_ref(&user.id))
+        .await?;
+    let mine: Vec<&Device> = all
+        .iter()
+        .filter(|dev| match d.channel.as_str() {
+            "webpush" => dev.kind == "webpush",
+            _ => dev.kind == "fcm" || dev.kind == "apns",
+        })
+        .collect();
+    let (mut delivered, mut retry, mut failed) =
+        (0, None::<(Option<std::time::Duration>, String)>, Vec::new());
+    let mut tried = 0;
+    for dev in mine {
+        let Some(outcome) = to_device(state, dev, msg).await else {
+            continue;
+        };
+        tried += 1;
+        match outcome {
+            Outcome::Delivered => delivered += 1,
+            Outcome::Retry { after, reason } => {
+                let later = retry.as_ref().and_then(|(a, _)| *a).max(after);
+                retry = Some((later, reason));
+            }
+            Outcome::Permanent { reason } => failed.push(reason),
+            Outcome::Gone { reason } => {
+                tracing::info!(device.id = %dev.id, device.kind = %dev.kind, "pruning a device the provider reports gone");
+                state
+                    .store
+                    .delete_device_token(&dev.kind, &dev.token)
+                    .await?;
+                failed.push(format!("gone: {reason}"));
+            }
+        }
+    }
+    if delivered > 0 {
+        let note = (delivered < tried).then(|| format!("{delivered} of {tried} devices"));
+        return set(state, d, "delivered", note.as_deref()).await;
+    }
+    if let Some((after, reason)) = retry {
+        return Err(JobError::retry(reason).after(after));
+    }
+    if tried == 0 {
+        let reason = if d.channel == "webpush" {
+            "no_device:webpush"
+        } else {
+            "no_device:mobile"
+        };
+        return set(state, d, "skipped", Some(reason)).await;
+    }
+    set(state, d, "failed", Some(&failed.join("; "))).await
+}
+
+/// The job that matches every user of an account to their Slack user after Slack is
+/// connected, so preferences show who is connected before anything is sent. Users
+/// matched for their current address are skipped, so a retried job (after Slack's rate
+/// limit) carries on where it stopped.
+pub fn match_job(account: &str, now: i64) -> NewJob {
+    new_job(
+        "slack_match",
+        format!("slack_match:{account}:{now}"),
+        account,
+        serde_json::json!({ "account_id": account }),
+        now,
+    )
+}
+
+pub async fn match_account(state: &AppState, job: &Job) -> Result<(), JobError> {
+    let account = job.payload["account_id"]
+        .as_str()
+        .ok_or_else(|| JobError::permanent("slack_match job without account_id"))?;
+    let Some(c) = state.store.connection(account, "slack").await? else {
+        return Ok(());
+    };
+    let sealer =
+        state.providers.sealer.as_ref().ok_or_else(|| {
+            JobError::permanent("no secret_key configured to open the connection")
+        })?;
+    let token = SlackToken::new(
+        sealer
+            .open(account, "slack", &c.secret)
+            .map_err(JobError::permanent)?,
+    );
+    let users: Vec<User> = state
+        .store
+        .account_users(account)
+        .await?
+        .into_iter()
+        .map(|(u, _)| u)
+        .filter(|u| !u.email.is_empty())
+        .collect();
+    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let links = state.store.user_links(account, "slack", &ids).await?;
+    for u in &users {
+        let current = links
+            .iter()
+            .any(|l| l.user_id == u.id && l.email.eq_ignore_ascii_case(&u.email));
+        if !current {
+            match_user(state, &token, u).await?;
+        }
+    }
+    Ok(())
+}
