@@ -82,11 +82,21 @@ export async function postEvent(account, { type = 'deals.stage_changed', to, act
   });
 }
 
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run'];
+
 export async function launch() {
-  return chromium.launch({
+  return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+/** A browser with an on-disk profile in `dir` (a browser context like a user's own, not
+ *  the off-the-record ones `browser.newContext()` makes); close the context to stop it. */
+export async function launchPersistent(dir, options = {}) {
+  return chromium.launchPersistentContext(dir, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run'],
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 900 },
+    ...options,
   });
 }
 

@@ -41,3 +41,16 @@ test('pages are HTML with a CSP and no referrer; assets have their content types
   assert.equal(root.status, 303);
   assert.equal(root.headers.get('location'), '/ui/preferences');
 });
+
+test('the service worker is at /sw.js, allowed the whole origin, revalidated', async () => {
+  const r = await fetch(`${BASE}/sw.js`);
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('content-type'), 'text/javascript; charset=utf-8');
+  assert.equal(r.headers.get('service-worker-allowed'), '/');
+  assert.equal(r.headers.get('cache-control'), 'no-cache');
+  assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+  assert.match(await r.text(), /showNotification/);
+  const again = await fetch(`${BASE}/sw.js`, { headers: { 'If-None-Match': r.headers.get('etag') } });
+  assert.equal(again.status, 304);
+  assert.equal(again.headers.get('service-worker-allowed'), '/');
+});

@@ -5,6 +5,7 @@ import { getLocale, pickLocale, setLocale, t } from './i18n.js';
 import { PrefsEditor, TABS } from './prefs-editor.js';
 import { errorCard, languageSwitch, loadCatalog, showStatus, translatePage } from './ui.js';
 import { mount } from './widget.js';
+import { enableWebPush } from './webpush.js';
 
 async function main() {
   const app = document.getElementById('app');
@@ -32,6 +33,19 @@ async function main() {
   translatePage();
   document.getElementById('who').textContent = claims.sub ? `${claims.sub} · ${claims.account}` : '';
 
+  // Web Push (docs/UI.md): once per page load, when the browser may show notifications
+  // and the user wants them (Desktop → Browser). Its outcome is in body[data-push].
+  let push = null;
+  const maybePush = (d) => {
+    if (push || !('Notification' in window) || Notification.permission !== 'granted') return;
+    if (!d || !d.tabs || !d.tabs.desktop || !d.tabs.desktop.browser.enabled) return;
+    push = enableWebPush(api).then((r) => {
+      document.body.dataset.push = r.state;
+      return r;
+    });
+    window.varselPush = push;
+  };
+
   const params = new URLSearchParams(window.location.search);
   const fromHash = window.location.hash.slice(1);
   app.removeAttribute('aria-busy');
@@ -48,7 +62,13 @@ async function main() {
     onStatus: showStatus,
     onTab: (tab) => history.replaceState(history.state, '', `${window.location.pathname}${window.location.search}#${tab}`),
     // The bell on this page follows the settings at once (favicon dot, …).
-    onChange: (d) => window.dispatchEvent(new CustomEvent('varsel:prefs', { detail: { doc: d, from: 'page' } })),
+    onChange: (d) => {
+      window.dispatchEvent(new CustomEvent('varsel:prefs', { detail: { doc: d, from: 'page' } }));
+      maybePush(d);
+    },
+    onPermission: (state, d) => {
+      if (state === 'granted') maybePush(d);
+    },
   });
   window.addEventListener('hashchange', () => {
     const tab = window.location.hash.slice(1);

@@ -52,7 +52,9 @@ export class PrefsEditor {
    * @param {HTMLElement} el
    * @param {{mode: 'user'|'admin', catalog, doc, save: (patch) => Promise<doc>,
    *          turnOffAll: (tab) => Promise<doc>, reset: () => Promise<doc>,
-   *          onStatus?: (text, kind) => void, onChange?: (doc) => void, tab?: string, focusType?: string}} opts
+   *          onStatus?: (text, kind) => void, onChange?: (doc) => void, tab?: string, focusType?: string,
+   *          onPermission?: (state, doc) => void}} opts  onPermission: the browser's notification
+   *          permission, each time the page looks at it (user mode only)
    */
   constructor(el, opts) {
     this.el = el;
@@ -331,6 +333,7 @@ export class PrefsEditor {
     perm.dataset.state = state;
     perm.textContent = t('perm.' + state);
     btn.hidden = state !== 'default';
+    if (this.opts.onPermission) this.opts.onPermission(state, this.doc);
   }
 
   applyFilter() {

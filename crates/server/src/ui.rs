@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use axum::Router;
 use axum::extract::Path;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use rust_embed::RustEmbed;
@@ -34,6 +34,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/ui/outbox", get(|h: HeaderMap| async move { page("pages/outbox.html", &h) }))
         .route("/ui/demo-host", get(|h: HeaderMap| async move { page("pages/demo-host.html", &h) }))
         .route("/ui/varsel.js", get(|h: HeaderMap| async move { asset("varsel.js", &h) }))
+        .route("/sw.js", get(|h: HeaderMap| async move { service_worker(&h) }))
         .route(
             "/ui/assets/{*path}",
             get(|Path(p): Path<String>, h: HeaderMap| async move { asset(&format!("assets/{p}"), &h) }),
@@ -78,6 +79,20 @@ fn asset(path: &str, headers: &HeaderMap) -> Response {
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
     );
+    resp
+}
+
+/// The Web Push service worker, at the root so that its scope is the whole origin
+/// (`Service-Worker-Allowed: /` says so explicitly). Browsers register a worker only from
+/// its own origin, so unlike the widget's modules it needs no `Access-Control-Allow-Origin`.
+fn service_worker(headers: &HeaderMap) -> Response {
+    let mut resp = file("sw.js", headers);
+    if resp.status().is_success() || resp.status() == StatusCode::NOT_MODIFIED {
+        resp.headers_mut().insert(
+            HeaderName::from_static("service-worker-allowed"),
+            HeaderValue::from_static("/"),
+        );
+    }
     resp
 }
 
@@ -128,6 +143,7 @@ mod tests {
             "pages/outbox.html",
             "pages/demo-host.html",
             "varsel.js",
+            "sw.js",
             "assets/widget.js",
             "assets/app.css",
         ] {
@@ -141,6 +157,16 @@ mod tests {
         assert_eq!(content_type("x.html"), "text/html; charset=utf-8");
         assert_eq!(content_type("x.svg"), "image/svg+xml");
         assert_eq!(content_type("x"), "application/octet-stream");
+    }
+
+    #[test]
+    fn the_service_worker_may_control_the_whole_origin() {
+        let resp = service_worker(&HeaderMap::new());
+        assert_eq!(resp.status(), StatusCode::OK);
+        let h = resp.headers();
+        assert_eq!(h[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+        assert_eq!(h["service-worker-allowed"], "/");
+        assert_eq!(h[header::CACHE_CONTROL], "no-cache");
     }
 
     #[test]
