@@ -33,7 +33,9 @@ pub struct Rendered {
     pub body: String,
 }
 
-/// All templates of a catalog, compiled once.
+/// All templates of a catalog, each compiled on first use and kept (compiling all of
+/// them up front held ~4 MiB of bytecode for types a deployment may never send; the
+/// catalog loader has already checked every template parses).
 pub struct Renderer {
     env: Environment<'static>,
     default_locale: String,
@@ -56,15 +58,17 @@ impl Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Chainable);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        let mut sources = std::collections::HashMap::new();
         for t in catalog.types() {
             for (field, map) in [("title", &t.title), ("body", &t.body)] {
                 for (locale, src) in map {
-                    // Templates were parsed when the catalog was loaded; a failure here
-                    // leaves the template out and rendering falls back to the type name.
-                    let _ = env.add_template_owned(key(&t.id, field, locale), src.clone());
+                    sources.insert(key(&t.id, field, locale), src.clone());
                 }
             }
         }
+        // A template that fails to compile here (the catalog loader checked them all)
+        // is left out and rendering falls back to the type name.
+        env.set_loader(move |name| Ok(sources.get(name).cloned()));
         Renderer {
             env,
             default_locale: catalog.default_locale.clone(),
