@@ -81,7 +81,9 @@ async function onPush(payload) {
     data: { url, id },
     silent: payload.sound === 'none',
   };
-  if (id) options.tag = id;
+  // Tagged with the notification's id (without the `:webpush` delivery suffix), like the
+  // tab's own browser notifications, so one replaces the other.
+  if (id) options.tag = id.split(':')[0];
   await self.registration.showNotification(payload.title, options);
   // The unread count on the installed app's icon, where the browser has one.
   if (Number.isInteger(payload.badge) && payload.badge >= 0 && self.navigator && self.navigator.setAppBadge) {
