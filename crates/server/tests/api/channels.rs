@@ -71,6 +71,15 @@ async fn delivery(app: &TestApp, notification: &str, channel: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// Waits until a delivery reaches `state` (the provider may have the message a moment
+/// before the job records it).
+async fn settles(app: &TestApp, notification: &str, channel: &str, state: &str) {
+    until(app, &format!("{channel} delivery {state}"), || async {
+        delivery(app, notification, channel).await["state"] == state
+    })
+    .await;
+}
+
 async fn connect(app: &TestApp, provider: &str, body: Value) -> Value {
     app.put(
         &format!("/v1/accounts/acme/connections/{provider}"),
@@ -80,6 +89,19 @@ async fn connect(app: &TestApp, provider: &str, body: Value) -> Value {
     .await
     .ok(200)
     .clone()
+}
+
+/// Waits until the Slack match job that connecting started has finished.
+async fn matched(app: &TestApp) {
+    until(app, "the Slack match job", || async {
+        let done = app
+            .get("/v1/jobs?state=done", &Auth::Key)
+            .await
+            .ok(200)
+            .clone();
+        done.to_string().contains("slack_match")
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -122,10 +144,7 @@ async fn slack_matches_users_by_email_and_sends_block_kit_in_their_language() {
     assert_eq!(list["connections"][0]["settings"]["token_hint"], "…mnop");
 
     // The match job looks every user up by email: Kari is matched, Ola is not.
-    until(&app, "Kari matched", || async {
-        app.prefs(&kari).await["tabs"]["other_apps"]["slack"]["connected"] == json!(true)
-    })
-    .await;
+    matched(&app).await;
     let prefs = app.prefs(&kari).await;
     assert_eq!(
         prefs["tabs"]["other_apps"]["slack"],
@@ -162,7 +181,7 @@ async fn slack_matches_users_by_email_and_sends_block_kit_in_their_language() {
         m.body
     );
     assert_eq!(m.button_label().as_deref(), Some("Åpne"));
-    assert_eq!(delivery(&app, &id, "slack").await["state"], "delivered");
+    settles(&app, &id, "slack", "delivered").await;
     // The trace shows the delivery like the others.
     let trace = app
         .get(
@@ -184,11 +203,7 @@ async fn slack_rate_limits_wait_for_retry_after_and_permanent_errors_give_up() {
     crm(&app).await;
     slack.add_user("kari@example.no", "U0KARI");
     connect(&app, "slack", json!({"bot_token": BOT_TOKEN})).await;
-    let kari = app.token("acme", "kari").await;
-    until(&app, "Kari matched", || async {
-        app.prefs(&kari).await["tabs"]["other_apps"]["slack"]["connected"] == json!(true)
-    })
-    .await;
+    matched(&app).await;
 
     // 429 with Retry-After: 120 — not retried before two minutes, though the backoff is 1 s.
     slack.fail_next(1, SlackFault::RateLimited { retry_after: 120 });
@@ -205,7 +220,7 @@ async fn slack_rate_limits_wait_for_retry_after_and_permanent_errors_give_up() {
         slack.messages().len() == 1
     })
     .await;
-    assert_eq!(delivery(&app, &id, "slack").await["state"], "delivered");
+    settles(&app, &id, "slack", "delivered").await;
 
     // A revoked token is permanent: failed at once, the job dead-lettered.
     slack.fail_next(1, SlackFault::Error("token_revoked".into()));
@@ -220,12 +235,16 @@ async fn slack_rate_limits_wait_for_retry_after_and_permanent_errors_give_up() {
         d["reason"].as_str().unwrap().contains("token_revoked"),
         "{d}"
     );
-    let dead = app
-        .get("/v1/jobs?state=dead", &Auth::Key)
-        .await
-        .ok(200)
-        .clone();
-    assert!(dead.to_string().contains("deliver"), "{dead}");
+    // The delivery is marked failed just before the job is recorded dead.
+    until(&app, "the dead-lettered job", || async {
+        let dead = app
+            .get("/v1/jobs?state=dead", &Auth::Key)
+            .await
+            .ok(200)
+            .clone();
+        dead.to_string().contains("deliver")
+    })
+    .await;
     assert_eq!(slack.messages().len(), 1);
 }
 
@@ -267,7 +286,7 @@ async fn teams_gets_an_adaptive_card_through_the_workflow_and_retries_its_errors
         card.open_url().map(|(_, url)| url).as_deref(),
         Some("https://crm.example/deals/7")
     );
-    assert_eq!(delivery(&app, &id, "teams").await["state"], "delivered");
+    settles(&app, &id, "teams", "delivered").await;
 
     // Disconnected: nothing more goes to Teams.
     app.delete("/v1/accounts/acme/connections/teams", &Auth::Key)
@@ -345,7 +364,7 @@ async fn web_push_is_encrypted_for_the_browser_signed_with_vapid_and_pruned_when
     assert_eq!(p.vapid.aud, push.origin());
     assert_eq!(p.vapid.key, key["public_key"].as_str().unwrap());
     assert!(p.vapid.sub.starts_with("mailto:"), "{}", p.vapid.sub);
-    assert_eq!(delivery(&app, &id, "webpush").await["state"], "delivered");
+    settles(&app, &id, "webpush", "delivered").await;
 
     // The key is generated once and kept: building the providers again reads it back.
     let again = varsel_server::channels::Providers::build(
@@ -482,7 +501,7 @@ async fn mobile_push_goes_over_fcm_and_apns_with_badge_and_sound_and_prunes_unre
     assert_eq!(a.payload["aps"]["alert"]["title"], json!(title));
     assert_eq!(a.payload["aps"]["badge"], json!(unread));
     assert_eq!(a.payload["aps"]["sound"], json!("chime.caf"));
-    assert_eq!(delivery(&app, &id, "mobile").await["state"], "delivered");
+    settles(&app, &id, "mobile", "delivered").await;
 
     // Quota and rate limits are retried after Retry-After.
     fcm.fail_next(1, FcmFault::quota_exceeded(40));
@@ -591,15 +610,7 @@ async fn a_user_who_moved_address_is_looked_up_again() {
     let (app, _clock) = scheduled_app(move |c| c.slack_api_url = base).await;
     crm(&app).await;
     connect(&app, "slack", json!({"bot_token": BOT_TOKEN})).await;
-    until(&app, "the match job", || async {
-        slack
-            .calls()
-            .iter()
-            .filter(|c| c.method == "users.lookupByEmail")
-            .count()
-            >= 3
-    })
-    .await;
+    matched(&app).await;
     drain(&app).await;
     let t = app.deliver(mention("n1", &["ola"])).await;
     t.assert("ola", "slack", "skipped", "not_connected:slack");
