@@ -238,10 +238,10 @@ describe('Web Push', () => {
       return;
     }
     const s = await seedAccount();
-    // What PushSubscription.toJSON() gives, for a push service on this machine (plain http
-    // is accepted on a loopback host only) and real key material.
+    // What PushSubscription.toJSON() gives in Chrome (its push service is FCM, one of the
+    // hosts the server accepts by default), with real key material.
     const sub = {
-      endpoint: `http://127.0.0.1:9/push/${s.account}`,
+      endpoint: `https://fcm.googleapis.com/fcm/send/varsel-test-${s.account}`,
       expirationTime: null,
       keys: { p256dh: standInKey(), auth: randomBytes(16).toString('base64url') },
     };

@@ -39,6 +39,7 @@ pub struct Config {
     pub channel_timeout_seconds: u64,
     pub slack_api_url: String,
     pub webpush_contact: String,
+    pub webpush_hosts: String,
     pub fcm_service_account: String,
     pub fcm_api_url: String,
     pub fcm_token_url: String,
@@ -214,6 +215,16 @@ impl Config {
         Ok(())
     }
 
+    /// Whether a push endpoint's host is one of `webpush_hosts` (or a subdomain of one).
+    pub fn webpush_host_allowed(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.webpush_hosts
+            .split(',')
+            .map(|h| h.trim().trim_start_matches('.').to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .any(|h| h == "*" || host == h || host.ends_with(&format!(".{h}")))
+    }
+
     /// A setting that is either a path to a file or the value itself (keys, JSON).
     pub fn file_or_value(value: &str) -> std::io::Result<String> {
         let v = value.trim();
@@ -249,6 +260,31 @@ mod tests {
             assert_eq!(c.listen, "127.0.0.1:9999");
             Ok(())
         });
+    }
+
+    #[test]
+    fn push_endpoints_must_be_at_a_known_push_service() {
+        let mut c = Config::defaults();
+        for ok in [
+            "fcm.googleapis.com",
+            "updates.push.services.mozilla.com",
+            "wns2-par02p.notify.windows.com",
+            "web.push.apple.com",
+        ] {
+            assert!(c.webpush_host_allowed(ok), "{ok}");
+        }
+        for bad in [
+            "127.0.0.1",
+            "evilfcm.googleapis.com.example",
+            "googleapis.com",
+            "internal",
+        ] {
+            assert!(!c.webpush_host_allowed(bad), "{bad}");
+        }
+        c.webpush_hosts = "127.0.0.1".into();
+        assert!(c.webpush_host_allowed("127.0.0.1"));
+        c.webpush_hosts = "*".into();
+        assert!(c.webpush_host_allowed("anything.example"));
     }
 
     #[test]

@@ -121,6 +121,16 @@ pub async fn post_device(
                 .map_err(|e| bad_device(format!("not a push subscription: {e}")))?;
             sub.validate().map_err(|e| bad_device(e.to_string()))?;
             let token = sub.endpoint.trim().to_string();
+            // Varsel will POST to this URL: only to a known push service.
+            let host = reqwest::Url::parse(&token)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default();
+            if !state.config.webpush_host_allowed(&host) {
+                return Err(bad_device(format!(
+                    "the push endpoint's host {host} is not a known push service (webpush_hosts)"
+                )));
+            }
             let data = serde_json::to_value(&sub).map_err(ApiError::internal)?;
             ("webpush", token, None, data)
         }

@@ -319,7 +319,7 @@ async fn subscribe(app: &TestApp, push: &PushService, token: &str) -> (Value, Va
 #[tokio::test]
 async fn web_push_is_encrypted_for_the_browser_signed_with_vapid_and_pruned_when_gone() {
     let push = PushService::start().await;
-    let (app, clock) = scheduled_app(|_| {}).await;
+    let (app, clock) = scheduled_app(|c| c.webpush_hosts = "127.0.0.1".into()).await;
     crm(&app).await;
     let kari = app.token("acme", "kari").await;
 
@@ -586,6 +586,17 @@ async fn connections_and_devices_refuse_bad_input_with_clear_errors() {
             .await
             .assert_error(422, "invalid_device");
     }
+    // A well-formed subscription at a host that is not a push service: Varsel would POST there.
+    let push = PushService::start().await;
+    let key = app
+        .get("/v1/webpush/key", &Auth::None)
+        .await
+        .ok(200)
+        .clone();
+    let sub = push.subscribe(key["public_key"].as_str().unwrap());
+    app.post(dev, &me, json!({"kind": "webpush", "subscription": sub}))
+        .await
+        .assert_error(422, "invalid_device");
     let r = app
         .post(dev, &me, json!({"kind": "pager", "token": "x"}))
         .await;
