@@ -11,6 +11,8 @@ pub mod plan;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use futures::FutureExt;
+
 use varsel_core::model::{Channel, User};
 use varsel_core::prefs::PrefLayer;
 use varsel_core::{Outcome, TypeDef};
@@ -33,7 +35,13 @@ pub async fn run(state: AppState) {
         tracing::error!(error = %e, "could not release old leases");
     }
     loop {
-        match process_once(&state).await {
+        // A panic while processing must not end the processor for the rest of the
+        // process: it counts as a failed round, and the events are claimed again.
+        let round = std::panic::AssertUnwindSafe(process_once(&state))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("event processing panicked")));
+        match round {
             Ok(0) => {
                 tokio::select! {
                     _ = state.wake.notified() => {}
