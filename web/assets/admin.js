@@ -6,10 +6,12 @@
 // checkbox whose built-in default is not known to be the same (the admin's own settings
 // tell it: source "catalog"); a profile keeps what differs from the account defaults.
 // Types whose sound follows the default pop-up sound keep following it.
+// "Connected apps" (Slack, Teams) is connections.js; `#connections` in the address opens it.
 
 import { claimsOf, createClient, credentialFromPage, enc } from './api.js';
 import { pickLocale, setLocale, t } from './i18n.js';
 import { esc } from './dom.js';
+import { showConnections } from './connections.js';
 import { PrefsEditor, TABS } from './prefs-editor.js';
 import { confirmDialog, errorCard, languageSwitch, loadCatalog, showStatus, translatePage } from './ui.js';
 
@@ -138,19 +140,26 @@ async function main() {
   app.removeAttribute('aria-busy');
   app.innerHTML = `
     <div class="admin">
-      <nav class="admin-nav" aria-labelledby="nav-title">
+      <nav class="admin-nav" id="admin-nav">
         <h2 id="nav-title" class="sr-only"></h2>
-        <ul><li><button type="button" class="nav-item" data-sel="defaults"></button></li></ul>
+        <ul aria-labelledby="nav-title"><li><button type="button" class="nav-item" data-sel="defaults"></button></li></ul>
         <h2 id="profiles-title"></h2>
         <ul id="profile-list" aria-labelledby="profiles-title"></ul>
         <button type="button" class="btn secondary" id="new-profile"></button>
+        <h2 id="apps-nav-title"></h2>
+        <ul aria-labelledby="apps-nav-title"><li><button type="button" class="nav-item" data-sel="connections"></button></li></ul>
       </nav>
       <div class="admin-main" id="admin-main"></div>
     </div>`;
   const main = document.getElementById('admin-main');
 
   function renderNav() {
+    document.getElementById('admin-nav').setAttribute('aria-label', t('admin.menu'));
     document.getElementById('nav-title').textContent = t('admin.nav');
+    document.getElementById('apps-nav-title').textContent = t('tab.other_apps');
+    const apps = app.querySelector('[data-sel="connections"]');
+    apps.innerHTML = `${esc(t('apps.title'))}<span class="nav-sub">${esc(t('other.slack'))}, ${esc(t('other.teams'))}</span>`;
+    apps.setAttribute('aria-current', String(selected === 'connections'));
     document.getElementById('profiles-title').textContent = t('admin.profiles');
     document.getElementById('new-profile').textContent = `+ ${t('admin.newProfile')}`;
     const def = app.querySelector('[data-sel="defaults"]');
@@ -279,8 +288,15 @@ async function main() {
     const tab = editor ? editor.tab : undefined;
     selected = what;
     renderNav();
+    // Only "Connected apps" has an address of its own (a link from elsewhere can open it).
+    const hash = what === 'connections' ? '#connections' : '';
+    if (window.location.hash !== hash) history.replaceState(history.state, '', window.location.pathname + window.location.search + hash);
     if (what === 'defaults') showDefaults(tab);
-    else showProfile(what, tab);
+    else if (what === 'connections') {
+      // The editor's tab is kept for when a set of defaults is shown again.
+      editor = tab ? { tab } : null;
+      showConnections(main, { api, root, onStatus: showStatus });
+    } else showProfile(what, tab);
     if (focus) {
       const h = main.querySelector('h2');
       h.setAttribute('tabindex', '-1');
@@ -309,7 +325,7 @@ async function main() {
     catalog = await loadCatalog(api, locale);
     select(selected);
   };
-  select('defaults');
+  select(window.location.hash === '#connections' ? 'connections' : 'defaults');
   document.body.dataset.ready = 'true';
 }
 
