@@ -24,6 +24,10 @@ impl PgStore {
          WHERE seq IN (SELECT seq FROM events WHERE state = 'pending' \
          AND (lease_until IS NULL OR lease_until < $2) ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) \
          RETURNING seq, id, body, received_at, attempts";
+    /// Claims are leases written under `FOR UPDATE SKIP LOCKED` (several nodes).
+    const CLAIM_ON_READER: bool = false;
+    const FAIL_EVENT: &'static str = "UPDATE events SET lease_until = NULL, last_error = $2, \
+         state = CASE WHEN attempts >= $3 THEN 'failed' ELSE 'pending' END WHERE id = $1";
 
     const CLAIM_JOBS: &'static str = "UPDATE jobs SET lease_until = $1, attempts = attempts + 1, updated_at = $2 \
          WHERE id IN (SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= $2 \

@@ -375,11 +375,12 @@ macro_rules! impl_store {
             }
 
             async fn claim_events(&self, limit: i64, now: i64, lease_until: i64) -> Result<Vec<ClaimedEvent>> {
+                let pool = if Self::CLAIM_ON_READER { self.reader() } else { self.writer() };
                 let rows = sqlx::query(Self::CLAIM_EVENTS)
                     .bind(lease_until)
                     .bind(now)
                     .bind(limit)
-                    .fetch_all(self.writer())
+                    .fetch_all(pool)
                     .await?;
                 let mut out = rows.iter().map(claimed_row).collect::<Result<Vec<_>>>()?;
                 out.sort_by_key(|e| e.seq);
@@ -397,10 +398,7 @@ macro_rules! impl_store {
             }
 
             async fn fail_event(&self, id: &str, error: &str, max_attempts: i64) -> Result<()> {
-                sqlx::query(
-                    "UPDATE events SET lease_until = NULL, last_error = $2, \
-                     state = CASE WHEN attempts >= $3 THEN 'failed' ELSE 'pending' END WHERE id = $1",
-                )
+                sqlx::query(Self::FAIL_EVENT)
                 .bind(id.to_string())
                 .bind(error.to_string())
                 .bind(max_attempts)

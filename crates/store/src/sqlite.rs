@@ -22,10 +22,17 @@ impl SqliteStore {
     /// Bytes of parameters per multi-row statement: no limit (see `PgStore`).
     const STATEMENT_BYTES: usize = usize::MAX;
 
-    const CLAIM_EVENTS: &'static str = "UPDATE events SET lease_until = $1, attempts = attempts + 1 \
-         WHERE seq IN (SELECT seq FROM events WHERE state = 'pending' \
-         AND (lease_until IS NULL OR lease_until < $2) ORDER BY seq LIMIT $3) \
-         RETURNING seq, id, body, received_at, attempts";
+    /// One process owns the file and runs one processor, so claiming is a read: no
+    /// lease is written (a write transaction and an fsync per processing round, on the
+    /// one writer the ingest needs). Leases of an earlier process are freed at start;
+    /// attempts are counted when an event fails (`FAIL_EVENT`). `$1` (the lease) is
+    /// unused here but keeps the parameters in the shared order.
+    const CLAIM_EVENTS: &'static str = "SELECT seq, id, body, received_at, attempts + 1 AS attempts \
+         FROM events WHERE $1 IS NOT NULL AND state = 'pending' \
+         AND (lease_until IS NULL OR lease_until < $2) ORDER BY seq LIMIT $3";
+    const CLAIM_ON_READER: bool = true;
+    const FAIL_EVENT: &'static str = "UPDATE events SET lease_until = NULL, last_error = $2, attempts = attempts + 1, \
+         state = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE 'pending' END WHERE id = $1";
 
     const CLAIM_JOBS: &'static str = "UPDATE jobs SET lease_until = $1, attempts = attempts + 1, updated_at = $2 \
          WHERE id IN (SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= $2 \
