@@ -77,6 +77,9 @@ pub struct RecipientDecision {
     /// whether or not a tab is active right now: the node holding the user's streams
     /// routes by its own presence when it pushes.
     pub popup_sound: Option<Sound>,
+    /// The type's sound for this user (their choice, else the type's, else the default
+    /// pop-up sound): what a pop-up plays, and what mobile push and Web Push ask for.
+    pub sound: Sound,
     /// Whether the user wants a browser notification when no tab is active.
     pub browser_wanted: bool,
     /// The browser notification goes by Web Push: no tab is open and the user has a
@@ -166,6 +169,7 @@ pub fn decide(
     let switches = r.prefs.switches();
     let later = kind.is_batched() && !facts.due;
     let mut decisions = Vec::with_capacity(Channel::ALL.len());
+    let sound = r.prefs.sound(kind, r.prefs.default_sound(catalog));
     let mut popup_sound = None;
     let mut browser_wanted = false;
     let mut web_push = false;
@@ -193,10 +197,7 @@ pub fn decide(
                             (Outcome::Skipped, off.to_string())
                         } else {
                             match channel {
-                                Channel::Popup => {
-                                    popup_sound =
-                                        Some(r.prefs.sound(kind, r.prefs.default_sound(catalog)))
-                                }
+                                Channel::Popup => popup_sound = Some(sound),
                                 Channel::Browser => browser_wanted = true,
                                 _ => {}
                             }
@@ -228,6 +229,7 @@ pub fn decide(
     RecipientDecision {
         decisions,
         popup_sound,
+        sound,
         browser_wanted,
         web_push,
     }

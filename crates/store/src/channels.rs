@@ -33,6 +33,14 @@ pub struct UserLink {
     pub checked_at: i64,
 }
 
+impl UserLink {
+    /// Whether the link was made for `email` (a user whose address changed is looked
+    /// up again).
+    pub fn is_for(&self, email: &str) -> bool {
+        self.email.eq_ignore_ascii_case(email)
+    }
+}
+
 /// A device of a user: a browser's Web Push subscription, or an FCM / APNs token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {

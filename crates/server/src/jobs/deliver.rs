@@ -11,7 +11,7 @@ use varsel_delivery::channel::{Channel as _, Message, Outcome};
 use varsel_delivery::slack::{SlackTarget, SlackToken};
 use varsel_delivery::teams::{TeamsTarget, TeamsWebhookUrl};
 use varsel_delivery::webpush::PushSubscription;
-use varsel_store::{Device, FeedItem, Job, NewJob, UserLink};
+use varsel_store::{Connection, Device, FeedItem, Job, NewJob, UserLink};
 
 use super::JobError;
 use crate::processor::plan::new_job;
@@ -23,15 +23,26 @@ use crate::state::AppState;
 pub struct DeliverJob {
     pub notification_id: String,
     pub channel: String,
+    /// The type's sound for the user, decided with the notification.
+    #[serde(default)]
+    pub sound: Option<String>,
 }
 
 impl DeliverJob {
-    pub fn job(account: &str, notification_id: &str, channel: &str, run_at: i64) -> NewJob {
+    pub fn job(
+        account: &str,
+        notification_id: &str,
+        channel: &str,
+        sound: &str,
+        run_at: i64,
+    ) -> NewJob {
         new_job(
             "deliver",
             format!("deliver:{notification_id}:{channel}"),
             account,
-            serde_json::json!({ "notification_id": notification_id, "channel": channel }),
+            serde_json::json!({
+                "notification_id": notification_id, "channel": channel, "sound": sound,
+            }),
             run_at,
         )
     }
@@ -74,37 +85,21 @@ pub async fn record_failure(
     set(state, &d, st, Some(error)).await
 }
 
-/// The message of a notification for one channel.
+/// The message of a notification for one channel: its rendered text (already in the
+/// user's language), the unread count as badge, the sound decided with it.
 async fn message(
     state: &AppState,
     n: &FeedItem,
     user: &User,
-    channel: &str,
+    d: &DeliverJob,
 ) -> Result<Message, JobError> {
     let badge = state.store.unread_count(&n.account_id, &n.user_id).await?;
-    let sound = match &n.popup_sound {
-        Some(s) => Some(s.clone()),
-        None => match state.catalog.get(&n.kind) {
-            Some(kind) => {
-                let p = crate::routes::prefs::UserPrefs::load(state, &n.account_id, &n.user_id)
-                    .await
-                    .map_err(|e| JobError::retry(format!("loading preferences: {e:?}")))?;
-                let ctx = p.context();
-                Some(
-                    ctx.sound(kind, ctx.default_sound(&state.catalog))
-                        .as_str()
-                        .to_string(),
-                )
-            }
-            None => None,
-        },
-    };
     Ok(Message {
-        id: format!("{}:{channel}", n.id),
+        id: format!("{}:{}", n.id, d.channel),
         title: n.title.clone(),
         body: n.body.clone(),
         url: n.url.clone(),
-        sound,
+        sound: d.sound.clone().or_else(|| n.popup_sound.clone()),
         badge: Some(badge),
         locale: user.locale.clone(),
     })
@@ -128,7 +123,7 @@ pub async fn send(state: &AppState, job: &Job) -> Result<(), JobError> {
     let Some(user) = state.store.get_user(&n.account_id, &n.user_id).await? else {
         return set(state, &d, "skipped", Some("unknown_user")).await;
     };
-    let msg = message(state, &n, &user, &d.channel).await?;
+    let msg = message(state, &n, &user, &d).await?;
     match d.channel.as_str() {
         "slack" => slack(state, &d, &user, &msg).await,
         "teams" => teams(state, &d, &user, &msg).await,
@@ -137,7 +132,19 @@ pub async fn send(state: &AppState, job: &Job) -> Result<(), JobError> {
     }
 }
 
-/// The account's connection secret, opened.
+/// Opens an account's connection secret (sealed by `secrets.rs`).
+fn open_secret(state: &AppState, c: &Connection) -> Result<String, JobError> {
+    let sealer =
+        state.providers.sealer.as_ref().ok_or_else(|| {
+            JobError::permanent("no secret_key configured to open the connection")
+        })?;
+    sealer
+        .open(&c.account_id, &c.provider, &c.secret)
+        .map_err(JobError::permanent)
+}
+
+/// The account's connection secret, opened; `None` (and the delivery skipped) when the
+/// account is not connected.
 async fn secret(
     state: &AppState,
     d: &DeliverJob,
@@ -145,23 +152,28 @@ async fn secret(
     provider: &str,
 ) -> Result<Option<String>, JobError> {
     let Some(c) = state.store.connection(account, provider).await? else {
-        set(
-            state,
-            d,
-            "skipped",
-            Some(&format!("not_connected:{provider}")),
-        )
-        .await?;
+        let reason = format!("not_connected:{provider}");
+        set(state, d, "skipped", Some(&reason)).await?;
         return Ok(None);
     };
-    let sealer =
-        state.providers.sealer.as_ref().ok_or_else(|| {
-            JobError::permanent("no secret_key configured to open the connection")
-        })?;
-    sealer
-        .open(account, provider, &c.secret)
-        .map(Some)
-        .map_err(JobError::permanent)
+    open_secret(state, &c).map(Some)
+}
+
+/// Remembers whom `user`'s current address matched in Slack (`None`: nobody).
+async fn remember_match(
+    state: &AppState,
+    user: &User,
+    external_id: Option<String>,
+) -> Result<(), JobError> {
+    let link = UserLink {
+        user_id: user.id.clone(),
+        provider: "slack".into(),
+        email: user.email.clone(),
+        external_id,
+        checked_at: state.now(),
+    };
+    state.store.put_user_link(&user.account_id, &link).await?;
+    Ok(())
 }
 
 async fn slack(
@@ -178,9 +190,7 @@ async fn slack(
         .store
         .user_links(&user.account_id, "slack", std::slice::from_ref(&user.id))
         .await?;
-    let known = links
-        .into_iter()
-        .find(|l| l.email.eq_ignore_ascii_case(&user.email));
+    let known = links.into_iter().find(|l| l.is_for(&user.email));
     let slack_id = match known {
         Some(l) => l.external_id,
         None => match_user(state, &token, user).await?,
@@ -195,19 +205,7 @@ async fn slack(
     let outcome = state.providers.slack.deliver(&target, msg).await;
     if matches!(outcome, Outcome::Gone { .. }) {
         // The Slack user is gone: not connected until a lookup finds them again.
-        state
-            .store
-            .put_user_link(
-                &user.account_id,
-                &UserLink {
-                    user_id: user.id.clone(),
-                    provider: "slack".into(),
-                    email: user.email.clone(),
-                    external_id: None,
-                    checked_at: state.now(),
-                },
-            )
-            .await?;
+        remember_match(state, user, None).await?;
     }
     settle(state, d, outcome).await
 }
@@ -235,19 +233,7 @@ pub async fn match_user(
             });
         }
     };
-    state
-        .store
-        .put_user_link(
-            &user.account_id,
-            &UserLink {
-                user_id: user.id.clone(),
-                provider: "slack".into(),
-                email: user.email.clone(),
-                external_id: found.clone(),
-                checked_at: state.now(),
-            },
-        )
-        .await?;
+    remember_match(state, user, found.clone()).await?;
     Ok(found)
 }
 
@@ -378,15 +364,7 @@ pub async fn match_account(state: &AppState, job: &Job) -> Result<(), JobError> 
     let Some(c) = state.store.connection(account, "slack").await? else {
         return Ok(());
     };
-    let sealer =
-        state.providers.sealer.as_ref().ok_or_else(|| {
-            JobError::permanent("no secret_key configured to open the connection")
-        })?;
-    let token = SlackToken::new(
-        sealer
-            .open(account, "slack", &c.secret)
-            .map_err(JobError::permanent)?,
-    );
+    let token = SlackToken::new(open_secret(state, &c)?);
     let users: Vec<User> = state
         .store
         .account_users(account)
@@ -400,7 +378,7 @@ pub async fn match_account(state: &AppState, job: &Job) -> Result<(), JobError> 
     for u in &users {
         let current = links
             .iter()
-            .any(|l| l.user_id == u.id && l.email.eq_ignore_ascii_case(&u.email));
+            .any(|l| l.user_id == u.id && l.is_for(&u.email));
         if !current {
             match_user(state, &token, u).await?;
         }

@@ -61,10 +61,7 @@ pub async fn load_channels(
             .collect();
         for l in state.store.user_links(id, "slack", &ids).await? {
             // A link made for an older address does not count: the address is looked up again.
-            if emails
-                .get(l.user_id.as_str())
-                .is_some_and(|e| e.eq_ignore_ascii_case(&l.email))
-            {
+            if emails.get(l.user_id.as_str()).is_some_and(|e| l.is_for(e)) {
                 out.entry(l.user_id).or_default().slack_matched = Some(l.external_id.is_some());
             }
         }
@@ -220,6 +217,7 @@ pub fn add_notification(
                 &user.account_id,
                 &id,
                 channel,
+                decided.sound.as_str(),
                 now,
             ));
         }

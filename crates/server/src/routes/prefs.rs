@@ -60,7 +60,7 @@ impl UserPrefs {
                 .user_links(account, "slack", std::slice::from_ref(&u.id))
                 .await?
                 .iter()
-                .any(|l| l.external_id.is_some() && l.email.eq_ignore_ascii_case(&u.email));
+                .any(|l| l.external_id.is_some() && l.is_for(&u.email));
         let teams_connected = has("teams") && !u.email.is_empty();
         Ok(UserPrefs {
             user: u,
