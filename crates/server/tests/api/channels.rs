@@ -21,16 +21,9 @@ const APNS_TEAM: &str = "TEAM123456";
 const APNS_KEY_ID: &str = "KEY1234567";
 const APNS_TOPIC: &str = "com.example.crm";
 
+/// The email tests' account (Bjørn, Kari in Norwegian) and Ola, whom Slack does not know.
 async fn crm(app: &TestApp) {
-    app.put_account("acme", "enterprise").await;
-    app.put_user("acme", "boss", json!({"name": "Bjørn Ås"}))
-        .await;
-    app.put_user(
-        "acme",
-        "kari",
-        json!({"name": "Kari Nordmann", "locale": "nb", "email": "kari@example.no"}),
-    )
-    .await;
+    crate::email::crm(app).await;
     app.put_user("acme", "ola", json!({"email": "ola@example.no"}))
         .await;
 }
@@ -91,17 +84,24 @@ async fn connect(app: &TestApp, provider: &str, body: Value) -> Value {
     .clone()
 }
 
-/// Waits until the Slack match job that connecting started has finished.
-async fn matched(app: &TestApp) {
-    until(app, "the Slack match job", || async {
-        let done = app
-            .get("/v1/jobs?state=done", &Auth::Key)
+/// Waits until a job of `kind` is listed in `state` (`done`, `dead`).
+async fn job_reaches(app: &TestApp, kind: &str, state: &str) {
+    until(app, &format!("a {kind} job {state}"), || async {
+        let jobs = app
+            .get(&format!("/v1/jobs?state={state}"), &Auth::Key)
             .await
             .ok(200)
             .clone();
-        done.to_string().contains("slack_match")
+        jobs["jobs"]
+            .as_array()
+            .is_some_and(|js| js.iter().any(|j| j["kind"] == kind))
     })
     .await;
+}
+
+/// Waits until the Slack match job that connecting started has finished.
+async fn matched(app: &TestApp) {
+    job_reaches(app, "slack_match", "done").await;
 }
 
 #[tokio::test]
@@ -209,10 +209,7 @@ async fn slack_rate_limits_wait_for_retry_after_and_permanent_errors_give_up() {
     slack.fail_next(1, SlackFault::RateLimited { retry_after: 120 });
     let t = app.deliver(mention("n1", &["kari"])).await;
     let id = notification_of(&t, "kari");
-    until(&app, "a rate-limited attempt", || async {
-        delivery(&app, &id, "slack").await["state"] == "retrying"
-    })
-    .await;
+    settles(&app, &id, "slack", "retrying").await;
     advance(&app, &clock, 60).await;
     assert!(slack.messages().is_empty());
     advance(&app, &clock, 61).await;
@@ -226,25 +223,14 @@ async fn slack_rate_limits_wait_for_retry_after_and_permanent_errors_give_up() {
     slack.fail_next(1, SlackFault::Error("token_revoked".into()));
     let t = app.deliver(mention("n2", &["kari"])).await;
     let id = notification_of(&t, "kari");
-    until(&app, "a failed delivery", || async {
-        delivery(&app, &id, "slack").await["state"] == "failed"
-    })
-    .await;
+    settles(&app, &id, "slack", "failed").await;
     let d = delivery(&app, &id, "slack").await;
     assert!(
         d["reason"].as_str().unwrap().contains("token_revoked"),
         "{d}"
     );
     // The delivery is marked failed just before the job is recorded dead.
-    until(&app, "the dead-lettered job", || async {
-        let dead = app
-            .get("/v1/jobs?state=dead", &Auth::Key)
-            .await
-            .ok(200)
-            .clone();
-        dead.to_string().contains("deliver")
-    })
-    .await;
+    job_reaches(&app, "deliver", "dead").await;
     assert_eq!(slack.messages().len(), 1);
 }
 
@@ -269,10 +255,7 @@ async fn teams_gets_an_adaptive_card_through_the_workflow_and_retries_its_errors
     let t = app.deliver(mention("n1", &["kari"])).await;
     t.assert("kari", "teams", "sent", "preference:catalog");
     let id = notification_of(&t, "kari");
-    until(&app, "a failed first attempt", || async {
-        delivery(&app, &id, "teams").await["state"] == "retrying"
-    })
-    .await;
+    settles(&app, &id, "teams", "retrying").await;
     advance(&app, &clock, 5).await;
     until(&app, "the card", || async { teams.cards().len() == 1 }).await;
     let card = &teams.cards()[0];
@@ -383,10 +366,7 @@ async fn web_push_is_encrypted_for_the_browser_signed_with_vapid_and_pruned_when
     push.fail_next(1, PushFault::RateLimited { retry_after: 30 });
     let t = app.deliver(mention("n2", &["kari"])).await;
     let id = notification_of(&t, "kari");
-    until(&app, "a rate-limited push", || async {
-        delivery(&app, &id, "webpush").await["state"] == "retrying"
-    })
-    .await;
+    settles(&app, &id, "webpush", "retrying").await;
     advance(&app, &clock, 31).await;
     until(&app, "the second push", || async {
         push.pushed().len() == 2
@@ -397,10 +377,7 @@ async fn web_push_is_encrypted_for_the_browser_signed_with_vapid_and_pruned_when
     push.expire(sub["endpoint"].as_str().unwrap());
     let t = app.deliver(mention("n3", &["kari"])).await;
     let id = notification_of(&t, "kari");
-    until(&app, "the pruned device", || async {
-        delivery(&app, &id, "webpush").await["state"] == "failed"
-    })
-    .await;
+    settles(&app, &id, "webpush", "failed").await;
     let devices = app
         .get("/v1/me/devices", &Auth::user(&kari))
         .await
@@ -508,25 +485,16 @@ async fn mobile_push_goes_over_fcm_and_apns_with_badge_and_sound_and_prunes_unre
     apns.fail_next(1, ApnsFault::too_many_requests(40));
     let t = app.deliver(mention("n3", &["kari"])).await;
     let id = notification_of(&t, "kari");
-    until(&app, "a throttled attempt", || async {
-        delivery(&app, &id, "mobile").await["state"] == "retrying"
-    })
-    .await;
+    settles(&app, &id, "mobile", "retrying").await;
     advance(&app, &clock, 41).await;
-    until(&app, "the retried pushes", || async {
-        delivery(&app, &id, "mobile").await["state"] == "delivered"
-    })
-    .await;
+    settles(&app, &id, "mobile", "delivered").await;
 
     // Uninstalled apps: FCM UNREGISTERED and APNs 410 prune both tokens.
     fcm.unregister("fcm-token-kari-1");
     apns.unregister(APNS_DEVICE);
     let t = app.deliver(mention("n4", &["kari"])).await;
     let id = notification_of(&t, "kari");
-    until(&app, "the pruned devices", || async {
-        delivery(&app, &id, "mobile").await["state"] == "failed"
-    })
-    .await;
+    settles(&app, &id, "mobile", "failed").await;
     let devices = app.get("/v1/me/devices", &me).await.ok(200).clone();
     assert_eq!(devices["devices"], json!([]));
     let t = app.deliver(mention("n5", &["kari"])).await;

@@ -8,7 +8,8 @@ use crate::harness::{Auth, TestApp, Trace};
 use crate::scheduler::{advance, drain, scheduled_app, until};
 use varsel_testkit::smtp::SmtpSink;
 
-async fn crm(app: &TestApp) {
+/// Account `acme` with Bjørn (`boss`) and Kari (Norwegian, `kari@example.no`).
+pub async fn crm(app: &TestApp) {
     app.put_account("acme", "enterprise").await;
     app.put_user("acme", "boss", json!({"name": "Bjørn Ås"}))
         .await;
