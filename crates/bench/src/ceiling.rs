@@ -108,19 +108,17 @@ pub async fn storage(
     };
     let mut done = 0usize;
     let start = Instant::now();
-    match backend {
-        Backend::Sqlite => {
-            let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url)?
-                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
-            let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
+    // The same loop on both drivers (their connection types differ).
+    macro_rules! insert_loop {
+        ($conn:expr, $db:ty) => {{
+            let conn = &mut $conn;
             while start.elapsed() < measure {
                 let mut tx = conn.begin().await?;
                 if multi {
                     let end = done + group;
                     while done < end {
                         let n = (end - done).min(rows_per_statement);
-                        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(INSERT_MULTI);
+                        let mut q = sqlx::QueryBuilder::<$db>::new(INSERT_MULTI);
                         let ids: Vec<String> = (done..done + n)
                             .map(|_| format!("evt_{}", ulid::Ulid::new()))
                             .collect();
@@ -159,54 +157,20 @@ pub async fn storage(
                 }
                 tx.commit().await?;
             }
+        }};
+    }
+    match backend {
+        Backend::Sqlite => {
+            let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url)?
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
+            let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
+            insert_loop!(conn, sqlx::Sqlite);
             conn.close().await?;
         }
         Backend::Postgres => {
             let mut conn = sqlx::PgConnection::connect(&db.url).await?;
-            while start.elapsed() < measure {
-                let mut tx = conn.begin().await?;
-                if multi {
-                    let end = done + group;
-                    while done < end {
-                        let n = (end - done).min(rows_per_statement);
-                        let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(INSERT_MULTI);
-                        let ids: Vec<String> = (done..done + n)
-                            .map(|_| format!("evt_{}", ulid::Ulid::new()))
-                            .collect();
-                        q.push_values(ids.iter().enumerate(), |mut b, (j, id)| {
-                            let r = &rows[(done + j) % rows.len()];
-                            b.push_bind(id)
-                                .push_bind(ACCOUNT)
-                                .push_bind(&r.kind)
-                                .push_bind(id)
-                                .push_bind(&r.body)
-                                .push_bind(r.received_at);
-                        });
-                        q.push(ON_CONFLICT);
-                        q.build().fetch_all(&mut *tx).await?;
-                        done += n;
-                    }
-                }
-                for r in
-                    rows.iter()
-                        .cycle()
-                        .skip(done % rows.len())
-                        .take(if multi { 0 } else { group })
-                {
-                    let id = format!("evt_{}", ulid::Ulid::new());
-                    sqlx::query(INSERT)
-                        .bind(&id)
-                        .bind(ACCOUNT)
-                        .bind(&r.kind)
-                        .bind(&id)
-                        .bind(&r.body)
-                        .bind(r.received_at)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    done += 1;
-                }
-                tx.commit().await?;
-            }
+            insert_loop!(conn, sqlx::Postgres);
             conn.close().await?;
         }
     }

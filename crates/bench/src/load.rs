@@ -103,6 +103,82 @@ impl Outcome {
     }
 }
 
+/// What one connection's task counted.
+struct Tally {
+    latency: Histogram<u64>,
+    ok: u64,
+    first_error: Option<String>,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        Tally {
+            latency: histogram(),
+            ok: 0,
+            first_error: None,
+        }
+    }
+
+    /// Counts an answer (its latency from `from`, when `counted`). False when the
+    /// connection broke and another must be opened.
+    fn answer(
+        &mut self,
+        res: anyhow::Result<(u16, Bytes)>,
+        expect: u16,
+        from: Instant,
+        counted: bool,
+        errors: &AtomicU64,
+    ) -> bool {
+        match res {
+            Ok((status, _)) if status == expect => {
+                if counted {
+                    self.ok += 1;
+                    let _ = self
+                        .latency
+                        .record(from.elapsed().as_micros().max(1) as u64);
+                }
+                true
+            }
+            Ok((status, body)) => {
+                errors.fetch_add(1, Ordering::Relaxed);
+                self.first_error
+                    .get_or_insert_with(|| format!("{status}: {}", String::from_utf8_lossy(&body)));
+                true
+            }
+            Err(e) => {
+                errors.fetch_add(1, Ordering::Relaxed);
+                self.first_error.get_or_insert_with(|| e.to_string());
+                false
+            }
+        }
+    }
+}
+
+/// Adds up the connections' tallies once they are all done (`elapsed` is the caller's).
+async fn merge(
+    tasks: Vec<tokio::task::JoinHandle<Tally>>,
+    errors: &AtomicU64,
+) -> anyhow::Result<Outcome> {
+    let mut latency = histogram();
+    let mut ok = 0;
+    let mut first_error = None;
+    for t in tasks {
+        let tally = t.await?;
+        latency.add(&tally.latency)?;
+        ok += tally.ok;
+        if first_error.is_none() {
+            first_error = tally.first_error;
+        }
+    }
+    Ok(Outcome {
+        ok,
+        errors: errors.load(Ordering::Relaxed),
+        elapsed: Duration::ZERO,
+        latency,
+        first_error,
+    })
+}
+
 /// Closed loop: `conns` connections each send `make(conn, i)` back to back. Requests that
 /// start during `warmup` are not counted; the run is measured for `measure` after it.
 pub async fn closed_loop(
@@ -126,9 +202,7 @@ pub async fn closed_loop(
         let make = make.clone();
         let errors = errors.clone();
         tasks.push(tokio::spawn(async move {
-            let mut h = histogram();
-            let mut ok = 0u64;
-            let mut first_error = None;
+            let mut tally = Tally::new();
             let mut i = 0u64;
             loop {
                 let sent = Instant::now();
@@ -138,53 +212,21 @@ pub async fn closed_loop(
                 let req = make(ci, i);
                 i += 1;
                 let res = conn.send(&req).await;
-                let done = Instant::now();
-                let counted = sent >= t0 && done <= t1;
-                match res {
-                    Ok((status, _)) if status == expect => {
-                        if counted {
-                            ok += 1;
-                            let _ = h.record((done - sent).as_micros().max(1) as u64);
-                        }
-                    }
-                    Ok((status, body)) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                        first_error.get_or_insert_with(|| {
-                            format!("{status}: {}", String::from_utf8_lossy(&body))
-                        });
-                    }
-                    Err(e) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                        first_error.get_or_insert_with(|| e.to_string());
-                        // The connection is gone: open another.
-                        match Conn::open(addr).await {
-                            Ok(c) => conn = c,
-                            Err(_) => break,
-                        }
+                let counted = sent >= t0 && Instant::now() <= t1;
+                if !tally.answer(res, expect, sent, counted, &errors) {
+                    // The connection is gone: open another.
+                    match Conn::open(addr).await {
+                        Ok(c) => conn = c,
+                        Err(_) => break,
                     }
                 }
             }
-            (h, ok, first_error)
+            tally
         }));
     }
-    let mut latency = histogram();
-    let mut ok = 0;
-    let mut first_error = None;
-    for t in tasks {
-        let (h, n, e) = t.await?;
-        latency.add(&h)?;
-        ok += n;
-        if first_error.is_none() {
-            first_error = e;
-        }
-    }
-    Ok(Outcome {
-        ok,
-        errors: errors.load(Ordering::Relaxed),
-        elapsed: measure,
-        latency,
-        first_error,
-    })
+    let mut out = merge(tasks, &errors).await?;
+    out.elapsed = measure;
+    Ok(out)
 }
 
 /// Open loop: `total` requests at `rate` per second over `conns` connections; request `i`
@@ -207,9 +249,7 @@ pub async fn open_loop(
         let mut conn = Conn::open(addr).await?;
         let (next, stop, errors, make) = (next.clone(), stop.clone(), errors.clone(), make.clone());
         tasks.push(tokio::spawn(async move {
-            let mut h = histogram();
-            let mut ok = 0u64;
-            let mut first_error = None;
+            let mut tally = Tally::new();
             loop {
                 if stop.load(Ordering::Relaxed) {
                     break;
@@ -221,46 +261,18 @@ pub async fn open_loop(
                 let due = start + Duration::from_secs_f64(i as f64 / rate);
                 tokio::time::sleep_until(due.into()).await;
                 let req = make(i);
-                match conn.send(&req).await {
-                    Ok((status, _)) if status == expect => {
-                        ok += 1;
-                        let _ = h.record(due.elapsed().as_micros().max(1) as u64);
-                    }
-                    Ok((status, body)) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                        first_error.get_or_insert_with(|| {
-                            format!("{status}: {}", String::from_utf8_lossy(&body))
-                        });
-                    }
-                    Err(e) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                        first_error.get_or_insert_with(|| e.to_string());
-                        match Conn::open(addr).await {
-                            Ok(c) => conn = c,
-                            Err(_) => break,
-                        }
+                let res = conn.send(&req).await;
+                if !tally.answer(res, expect, due, true, &errors) {
+                    match Conn::open(addr).await {
+                        Ok(c) => conn = c,
+                        Err(_) => break,
                     }
                 }
             }
-            (h, ok, first_error)
+            tally
         }));
     }
-    let mut latency = histogram();
-    let mut ok = 0;
-    let mut first_error = None;
-    for t in tasks {
-        let (h, n, e) = t.await?;
-        latency.add(&h)?;
-        ok += n;
-        if first_error.is_none() {
-            first_error = e;
-        }
-    }
-    Ok(Outcome {
-        ok,
-        errors: errors.load(Ordering::Relaxed),
-        elapsed: start.elapsed(),
-        latency,
-        first_error,
-    })
+    let mut out = merge(tasks, &errors).await?;
+    out.elapsed = start.elapsed();
+    Ok(out)
 }

@@ -48,12 +48,31 @@ fn bytes(v: &serde_json::Value) -> Bytes {
     Bytes::from(v.to_string())
 }
 
+/// A fresh database, Varsel running on it in this process, and the seed.
+async fn seeded(
+    ctx: &Ctx,
+    backend: Backend,
+    configure: impl FnOnce(&mut varsel_server::config::Config),
+    s: &Seed<'_>,
+) -> anyhow::Result<(FreshDb, InProcess)> {
+    let db = FreshDb::create(backend, &ctx.pg_admin).await?;
+    let app = InProcess::start(&db, configure).await?;
+    seed(&app.direct, s).await?;
+    Ok((db, app))
+}
+
+/// Closes the direct connection and drops the run's database.
+async fn finish(db: FreshDb, app: InProcess) -> anyhow::Result<()> {
+    app.direct.close().await;
+    db.drop_db().await
+}
+
 /// Single `POST /v1/events` over 64 keep-alive connections, one recipient each.
 pub async fn ingest(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
-    let db = FreshDb::create(backend, &ctx.pg_admin).await?;
-    let app = InProcess::start(&db, |_| {}).await?;
-    seed(
-        &app.direct,
+    let (db, app) = seeded(
+        ctx,
+        backend,
+        |_| {},
         &Seed {
             prefix: "u",
             n: INGEST_USERS,
@@ -83,8 +102,7 @@ pub async fn ingest(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
     let accepted = app.direct.count("SELECT COUNT(*) FROM events").await?;
     app.drained(Duration::from_secs(300)).await?;
     let processed = accepted as f64 / started.elapsed().as_secs_f64();
-    app.direct.close().await;
-    db.drop_db().await?;
+    finish(db, app).await?;
     Ok(vec![
         ("events_s", out.rate()),
         ("p50_ms", out.p(0.50)),
@@ -105,10 +123,10 @@ fn batch_body(b: usize) -> Bytes {
 
 /// `POST /v1/events/batch` of 1,000 events over 4 connections.
 pub async fn batch(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
-    let db = FreshDb::create(backend, &ctx.pg_admin).await?;
-    let app = InProcess::start(&db, |_| {}).await?;
-    seed(
-        &app.direct,
+    let (db, app) = seeded(
+        ctx,
+        backend,
+        |_| {},
         &Seed {
             prefix: "u",
             n: INGEST_USERS,
@@ -130,8 +148,7 @@ pub async fn batch(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
     if let Some(e) = &out.first_error {
         eprintln!("  batch: {} errors, first: {e}", out.errors);
     }
-    app.direct.close().await;
-    db.drop_db().await?;
+    finish(db, app).await?;
     Ok(vec![
         ("events_s", out.rate() * BATCH as f64),
         ("p99_ms", out.p(0.99)),
@@ -201,10 +218,10 @@ pub async fn storage_ceiling(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figu
 /// deliveries commit together).
 pub async fn fanout(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
     let n = if ctx.quick { 2_000 } else { 10_000 };
-    let db = FreshDb::create(backend, &ctx.pg_admin).await?;
-    let app = InProcess::start(&db, |_| {}).await?;
-    seed(
-        &app.direct,
+    let (db, app) = seeded(
+        ctx,
+        backend,
+        |_| {},
         &Seed {
             prefix: "f",
             n,
@@ -240,8 +257,7 @@ pub async fn fanout(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
         stored as usize == n,
         "fan-out stored {stored} feed items, expected {n}"
     );
-    app.direct.close().await;
-    db.drop_db().await?;
+    finish(db, app).await?;
     Ok(vec![("seconds", total), ("post_ms", post_ms)])
 }
 
@@ -251,10 +267,10 @@ pub async fn e2e(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
     const USERS: usize = 100;
     let rate = 2_000.0;
     let total = (rate * ctx.measure.as_secs_f64()) as u64;
-    let db = FreshDb::create(backend, &ctx.pg_admin).await?;
-    let app = InProcess::start(&db, |_| {}).await?;
-    seed(
-        &app.direct,
+    let (db, app) = seeded(
+        ctx,
+        backend,
+        |_| {},
         &Seed {
             prefix: "e",
             n: USERS,
@@ -333,8 +349,7 @@ pub async fn e2e(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
         .lock()
         .map_err(|_| anyhow::anyhow!("poisoned"))?
         .clone();
-    app.direct.close().await;
-    db.drop_db().await?;
+    finish(db, app).await?;
     Ok(vec![
         ("p50_ms", h.value_at_quantile(0.50) as f64 / 1000.0),
         ("p99_ms", h.value_at_quantile(0.99) as f64 / 1000.0),
@@ -455,20 +470,15 @@ pub async fn idle(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
 pub async fn email(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
     let n = if ctx.quick { 300 } else { 2_000 };
     let sink = varsel_testkit::smtp::SmtpSink::start().await;
-    let db = FreshDb::create(backend, &ctx.pg_admin).await?;
     let url = sink.url();
-    let app = InProcess::start(&db, |c| c.smtp_url = url).await?;
-    seed(
-        &app.direct,
-        &Seed {
-            prefix: "m",
-            n,
-            flags: "{}",
-            prefs: "{}",
-            team: None,
-        },
-    )
-    .await?;
+    let seed = Seed {
+        prefix: "m",
+        n,
+        flags: "{}",
+        prefs: "{}",
+        team: None,
+    };
+    let (db, app) = seeded(ctx, backend, |c| c.smtp_url = url, &seed).await?;
     let mut conn = Conn::open(app.addr).await?;
     let t0 = Instant::now();
     for chunk in (0..n).collect::<Vec<_>>().chunks(BATCH) {
@@ -492,8 +502,7 @@ pub async fn email(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
     }
     let got = received();
     let secs = t0.elapsed().as_secs_f64();
-    app.direct.close().await;
-    db.drop_db().await?;
+    finish(db, app).await?;
     anyhow::ensure!(got >= n, "only {got} of {n} emails arrived");
     Ok(vec![("emails_s", n as f64 / secs)])
 }
