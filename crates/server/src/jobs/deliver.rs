@@ -86,21 +86,25 @@ pub async fn record_failure(
 }
 
 /// The message of a notification for one channel: its rendered text (already in the
-/// user's language), the unread count as badge, the sound decided with it.
+/// user's language), the unread count as badge (push only), the sound decided with it.
 async fn message(
     state: &AppState,
     n: &FeedItem,
     user: &User,
     d: &DeliverJob,
 ) -> Result<Message, JobError> {
-    let badge = state.store.unread_count(&n.account_id, &n.user_id).await?;
+    // Only push shows a badge; Slack and Teams have their own unread marks.
+    let badge = match d.channel.as_str() {
+        "webpush" | "mobile" => Some(state.store.unread_count(&n.account_id, &n.user_id).await?),
+        _ => None,
+    };
     Ok(Message {
         id: format!("{}:{}", n.id, d.channel),
         title: n.title.clone(),
         body: n.body.clone(),
         url: n.url.clone(),
         sound: d.sound.clone().or_else(|| n.popup_sound.clone()),
-        badge: Some(badge),
+        badge,
         locale: user.locale.clone(),
     })
 }
