@@ -6,6 +6,7 @@ pub mod channel;
 pub mod email;
 pub mod fcm;
 pub mod slack;
+mod smtp;
 pub mod teams;
 mod text;
 pub mod webpush;

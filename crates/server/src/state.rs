@@ -41,6 +41,12 @@ pub struct Inner {
     pub known_accounts: RwLock<HashSet<String>>,
     /// Slack, Teams, Web Push, FCM and APNs.
     pub providers: crate::channels::Providers,
+    /// The job engine's group commits (outcomes, daily-cap counts).
+    pub recorder: crate::jobs::record::Recorder,
+    /// Circuit breakers per destination.
+    pub breakers: crate::jobs::breaker::Breakers,
+    /// Sends of each other-apps and push channel running at once.
+    pub channel_limits: crate::jobs::deliver::ChannelLimits,
 }
 
 #[derive(Clone)]

@@ -122,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(batch)
         .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(system::openapi))
         .merge(crate::ui::router())
