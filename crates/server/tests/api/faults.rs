@@ -104,9 +104,11 @@ async fn email_job(app: &TestApp, ntf: &str) -> Value {
 }
 
 /// Waits until every notification's email is recorded `sent`, moving the clock so
-/// retries fall due.
+/// retries fall due — at most ten times as fast as real time, so a send still waiting
+/// for its (real-time) deadline keeps its lease (`job_lease_seconds`).
 async fn all_sent(app: &TestApp, clock: &ManualClock, ids: &[String]) {
     until_within(app, "every email recorded sent", 60, || async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         clock.advance_ms(1_000);
         for id in ids {
             if email_delivery(app, id).await["state"] != "sent" {
@@ -126,9 +128,12 @@ async fn a_server_that_never_greets_holds_up_no_other_email() {
     let ids = mentions(&app, 12).await;
     // Nine go out over the good connection while three wait for a greeting that never
     // comes; those three are abandoned at the connect deadline and retried.
-    until_within(&app, "nine emails while three connections hang", 30, || async {
-        received(&sink).len() >= 9
-    })
+    until_within(
+        &app,
+        "nine emails while three connections hang",
+        30,
+        || async { received(&sink).len() >= 9 },
+    )
     .await;
     all_sent(&app, &clock, &ids).await;
     let got = received(&sink);
@@ -203,7 +208,10 @@ async fn temporary_answers_are_retried_and_delivered_once() {
         let log = job["attempt_log"].as_array().unwrap();
         assert_eq!(log.len(), 2, "{code}: {job}");
         assert!(
-            log[0]["error"].as_str().unwrap().contains(&code.to_string()),
+            log[0]["error"]
+                .as_str()
+                .unwrap()
+                .contains(&code.to_string()),
             "{job}"
         );
         assert_eq!(

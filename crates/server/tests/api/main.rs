@@ -9,7 +9,7 @@ mod bad_input;
 mod channels;
 mod email;
 mod events;
-// mod faults;
+mod faults;
 mod feed;
 mod isolation;
 mod openapi;
