@@ -1,15 +1,19 @@
-//! Email on a bad day, against the test SMTP server's misbehaviours: a server that never
+//! Delivery on a bad day. Email, against the test SMTP server's misbehaviours: a server that never
 //! greets, stalls in DATA, closes before answering the data, answers 421/451 or 550, is
 //! slow, wants STARTTLS or refuses authentication, or is down for a while. Each test states
 //! the outcome: delivered once after recovery, retried later, backed off as a whole
 //! (jobs wait without spending attempts), or dead-lettered with the reason. Nothing is
-//! lost in any of them.
+//! lost in any of them. Then the other channels: they keep flowing while the SMTP server
+//! is backed off, and a provider that hangs is abandoned at its deadline. Last, leases: an
+//! expired one is taken over, and a restarted node frees its own at once.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use varsel_server::clock::ManualClock;
+use varsel_server::clock::{Clock, ManualClock};
+use varsel_testkit::fault::Misbehaviour;
 use varsel_testkit::smtp::{SmtpFault, SmtpSink};
+use varsel_testkit::teams::TeamsServer;
 
 use crate::email::crm;
 use crate::harness::{Auth, TestApp};
@@ -374,4 +378,130 @@ async fn an_outage_backs_off_and_every_email_arrives_once_after_recovery() {
     let got = received(&sink);
     assert_eq!(got.len(), 20, "{got:?}");
     assert!(got.values().all(|&n| n == 1), "{got:?}");
+}
+
+/// Connects the account to the Teams test server.
+async fn connect_teams(app: &TestApp, teams: &TeamsServer) {
+    app.put(
+        "/v1/accounts/acme/connections/teams",
+        &Auth::Key,
+        json!({"webhook_url": teams.url()}),
+    )
+    .await
+    .ok(200);
+}
+
+/// The delivery of a notification on `channel`.
+async fn delivery_on(app: &TestApp, ntf: &str, channel: &str) -> Value {
+    let n = app
+        .get(&format!("/v1/notifications/{ntf}"), &Auth::Key)
+        .await
+        .ok(200)
+        .clone();
+    n["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["channel"] == channel)
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn while_the_smtp_server_is_backed_off_other_channels_keep_flowing() {
+    let mut sink = SmtpSink::start().await;
+    let teams = TeamsServer::start().await;
+    let (app, _clock) = app_for(&sink, |c| c.breaker_failures = 1).await;
+    connect_teams(&app, &teams).await;
+    sink.down();
+    let ids = mentions(&app, 3).await;
+    until(&app, "three Teams cards", || async {
+        teams.cards().len() == 3
+    })
+    .await;
+    for id in &ids {
+        until(&app, "Teams recorded delivered", || async {
+            delivery_on(&app, id, "teams").await["state"] == "delivered"
+        })
+        .await;
+    }
+    until(&app, "emails waiting for the SMTP server", || async {
+        let mut waiting = 0;
+        for id in &ids {
+            if email_delivery(&app, id).await["state"] == "waiting" {
+                waiting += 1;
+            }
+        }
+        waiting >= 2
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_provider_that_hangs_is_abandoned_at_the_deadline_and_delivered_once_after() {
+    let sink = SmtpSink::start().await;
+    let teams = TeamsServer::start().await;
+    let (app, clock) = app_for(&sink, |c| c.channel_timeout_seconds = 1).await;
+    connect_teams(&app, &teams).await;
+    teams.misbehave_next(1, Misbehaviour::Hang);
+    let ids = mentions(&app, 1).await;
+    until(&app, "Teams retrying after the hang", || async {
+        delivery_on(&app, &ids[0], "teams").await["state"] == "retrying"
+    })
+    .await;
+    let d = delivery_on(&app, &ids[0], "teams").await;
+    assert!(
+        d["reason"]
+            .as_str()
+            .unwrap()
+            .contains("timed out at the deadline"),
+        "{d}"
+    );
+    until(&app, "Teams delivered after the retry", || async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        clock.advance_ms(1_000);
+        delivery_on(&app, &ids[0], "teams").await["state"] == "delivered"
+    })
+    .await;
+    assert_eq!(teams.cards().len(), 1);
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_taken_over_and_a_restarted_node_frees_its_own_at_once() {
+    let sink = SmtpSink::start().await;
+    let (app, clock) = app_for(&sink, |_| {}).await;
+    let store = &app.state.store;
+    // A job due in an hour of the test's clock: the worker leaves it alone, the test
+    // claims it at that time.
+    let at = clock.now_ms() + 3_600_000;
+    let job = varsel_store::NewJob {
+        id: "job_lease_test".into(),
+        kind: varsel_store::JobKind::Batch,
+        dedupe_key: "batch:bat_none".into(),
+        account_id: Some("acme".into()),
+        payload: json!({"batch_id": "bat_none"}),
+        run_at: at,
+    };
+    store.enqueue_jobs(&[job], clock.now_ms()).await.unwrap();
+    let lease = 10_000;
+    let claim = |node: &'static str, now: i64| async move {
+        store
+            .claim_jobs(10, now, now + lease, node)
+            .await
+            .unwrap()
+            .len()
+    };
+    assert_eq!(claim("node-a", at).await, 1);
+    // Held: nobody else gets it while the lease lasts.
+    assert_eq!(claim("node-b", at + 1).await, 0);
+    assert_eq!(claim("node-b", at + lease - 1).await, 0);
+    // Node A starts again: it frees its own leases at once, without waiting them out.
+    assert_eq!(store.release_job_leases("node-b").await.unwrap(), 0);
+    assert_eq!(store.release_job_leases("node-a").await.unwrap(), 1);
+    assert_eq!(claim("node-b", at + 2).await, 1);
+    // Node B dies: once its lease has run out, any node takes the job over, B included.
+    assert_eq!(claim("node-a", at + 2 + lease - 1).await, 0);
+    assert_eq!(claim("node-b", at + 2 + lease + 1).await, 1);
+    let (j, _) = store.job("job_lease_test").await.unwrap().unwrap();
+    assert_eq!(j.attempts, 3, "every claim counts an attempt");
 }
