@@ -365,37 +365,86 @@ macro_rules! impl_job_store {
             }
 
             async fn take_email_caps(&self, takes: &[CapTake], now: i64) -> Result<Vec<bool>> {
-                let mut out = Vec::with_capacity(takes.len());
                 if takes.is_empty() {
-                    return Ok(out);
+                    return Ok(Vec::new());
+                }
+                // One upsert for the whole group: each (address, type, day) asks for its n
+                // emails at once. The row is locked while it is updated, so nodes never
+                // pass the cap together: with `count` after the update, n - (count - cap)
+                // of the n fit when it went past, all n when it did not, none when the
+                // row was full before (no row comes back). `count` may end above the cap
+                // by the part that did not fit; what is sent never does.
+                let mut keys: Vec<(String, &str, &str, i64)> = Vec::new();
+                let mut want: std::collections::HashMap<(String, String, String), i64> = Default::default();
+                for t in takes {
+                    let k = (t.address.to_lowercase(), t.type_id.clone(), t.day.clone());
+                    let n = want.entry(k.clone()).or_insert(0);
+                    if *n == 0 {
+                        keys.push((k.0, &t.type_id, &t.day, t.cap));
+                    }
+                    *n += 1;
                 }
                 let mut tx = self.writer().begin().await?;
-                for t in takes {
-                    // One atomic step per email: the row is locked, so nodes never pass the cap.
-                    let row = sqlx::query(
-                        "INSERT INTO email_caps (address, type, day, count) VALUES ($1, $2, $3, 1) \
-                         ON CONFLICT (address, type, day) DO UPDATE SET count = email_caps.count + 1 \
-                         WHERE email_caps.count < $4 RETURNING count",
-                    )
-                    .bind(t.address.to_lowercase())
-                    .bind(t.type_id.clone())
-                    .bind(t.day.clone())
-                    .bind(t.cap)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    let granted = row.is_some();
-                    if granted {
-                        sqlx::query(
-                            "INSERT INTO deliveries (notification_id, channel, state, reason, updated_at, attempts, cap_counted) \
-                             VALUES ($1, 'email', 'sending', NULL, $2, 0, TRUE) ON CONFLICT (notification_id, channel) \
-                             DO UPDATE SET state = 'sending', reason = NULL, updated_at = excluded.updated_at, cap_counted = TRUE",
-                        )
-                        .bind(t.delivery.clone())
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                let mut left: std::collections::HashMap<(String, String, String), i64> = Default::default();
+                for chunk in keys.chunks(CHUNK.min(Self::STATEMENT_BYTES / 120)) {
+                    // The cap is per configuration, the same for every row of a group.
+                    let cap = chunk.first().map_or(0, |k| k.3);
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO email_caps (address, type, day, count) ");
+                    q.push_values(chunk, |mut b, k| {
+                        let n = want[&(k.0.clone(), k.1.to_string(), k.2.to_string())];
+                        b.push_bind(k.0.clone())
+                            .push_bind(k.1.to_string())
+                            .push_bind(k.2.to_string())
+                            .push_bind(n);
+                    });
+                    q.push(
+                        " ON CONFLICT (address, type, day) DO UPDATE SET count = email_caps.count + excluded.count \
+                         WHERE email_caps.count < ",
+                    );
+                    q.push_bind(cap).push(" RETURNING address, type, day, count");
+                    for r in q.build().fetch_all(&mut *tx).await? {
+                        let k: (String, String, String) = (r.try_get("address")?, r.try_get("type")?, r.try_get("day")?);
+                        let count: i64 = r.try_get("count")?;
+                        let n = want.get(&k).copied().unwrap_or(0);
+                        left.insert(k, n - (count - cap).max(0));
                     }
-                    out.push(granted);
+                }
+                let mut out = Vec::with_capacity(takes.len());
+                let mut granted: Vec<&str> = Vec::new();
+                for t in takes {
+                    let k = (t.address.to_lowercase(), t.type_id.clone(), t.day.clone());
+                    let ok = match left.get_mut(&k) {
+                        Some(n) if *n > 0 => {
+                            *n -= 1;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if ok {
+                        granted.push(&t.delivery);
+                    }
+                    out.push(ok);
+                }
+                granted.sort_unstable();
+                granted.dedup();
+                for chunk in granted.chunks(CHUNK.min(Self::STATEMENT_BYTES / 80)) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO deliveries (notification_id, channel, state, reason, updated_at, attempts, cap_counted) ",
+                    );
+                    q.push_values(chunk, |mut b, id| {
+                        b.push_bind(id.to_string())
+                            .push_bind("email")
+                            .push_bind("sending")
+                            .push_bind(None::<String>)
+                            .push_bind(now)
+                            .push_bind(0i64)
+                            .push_bind(true);
+                    });
+                    q.push(
+                        " ON CONFLICT (notification_id, channel) DO UPDATE SET state = 'sending', reason = NULL, \
+                         updated_at = excluded.updated_at, cap_counted = TRUE",
+                    );
+                    q.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(out)
