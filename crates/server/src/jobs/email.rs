@@ -123,7 +123,7 @@ pub async fn record_failure(
 /// Runs an email job.
 pub async fn send(state: &AppState, job: &Job) -> Result<(), JobError> {
     let e: EmailJob = serde_json::from_value(job.payload.clone()).map_err(JobError::permanent)?;
-    let (to, type_id, kinds, ctx) = match &e {
+    let (to, type_id, kinds, mut ctx) = match &e {
         EmailJob::Notifications { ids } => {
             let mut items: Vec<FeedItem> = Vec::new();
             for id in ids {
@@ -235,6 +235,8 @@ pub async fn send(state: &AppState, job: &Job) -> Result<(), JobError> {
             .await?;
     }
 
+    let links = crate::links::email_links(state, &to, &type_id);
+    links.add_to(&mut ctx);
     let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
     let content = state
         .email_templates
@@ -246,7 +248,7 @@ pub async fn send(state: &AppState, job: &Job) -> Result<(), JobError> {
         to_name: to.name.clone(),
         message_id: format!("{key}.email@{}", id_domain(&state.config.email_from)),
         content,
-        unsubscribe_url: Some(preferences_url(state)),
+        unsubscribe_url: links.unsubscribe.clone(),
     };
     let env = Envelope {
         account_id: &to.account_id,

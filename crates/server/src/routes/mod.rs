@@ -7,6 +7,8 @@ pub mod channels;
 pub mod directory;
 pub mod events;
 pub mod feed;
+pub mod links;
+pub mod me;
 pub mod ops;
 pub mod prefs;
 pub mod stream;
@@ -49,7 +51,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/accounts/{account}/defaults",
-            get(admin::get_defaults).put(admin::put_defaults),
+            get(admin::get_defaults)
+                .put(admin::put_defaults)
+                .patch(admin::patch_defaults),
         )
         .route(
             "/v1/accounts/{account}/profiles",
@@ -72,6 +76,7 @@ pub fn router(state: AppState) -> Router {
             get(channels::get_devices).post(channels::post_device),
         )
         .route("/v1/me/devices/{id}", delete(channels::delete_device))
+        .route("/v1/me", get(me::get_me).patch(me::patch_me))
         .route("/v1/webpush/key", get(channels::get_webpush_key))
         .route("/v1/tokens", post(tokens::post_token))
         .route("/v1/events", post(events::post_event))
@@ -121,6 +126,17 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(batch)
+        .route("/email/settings/{token}", get(links::open_settings))
+        .route(
+            "/email/unsubscribe/{token}",
+            get(links::unsubscribe_page)
+                .post(links::unsubscribe)
+                .layer(DefaultBodyLimit::max(4096)),
+        )
+        .route(
+            "/email/unsubscribe/{token}/undo",
+            post(links::undo).layer(DefaultBodyLimit::max(4096)),
+        )
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(system::openapi))

@@ -11,6 +11,7 @@ mod email;
 mod events;
 mod feed;
 mod isolation;
+mod links;
 mod openapi;
 mod precedence;
 mod prefs;
