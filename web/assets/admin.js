@@ -284,7 +284,53 @@ async function main() {
     });
   }
 
+  /** The form for a new profile: nothing is stored until "Create profile". */
+  function showNewProfile() {
+    const tab = editor ? editor.tab : undefined;
+    editor = tab ? { tab } : null;
+    selected = 'new';
+    renderNav();
+    main.innerHTML = `
+      <h2 class="set-title">${esc(t('admin.newProfile'))}</h2>
+      <p class="lead">${esc(t('admin.profile.newLead'))}</p>
+      <form class="card profile-form" id="new-profile-form">
+        <label class="field wide">${esc(t('admin.profile.name'))}<input type="text" name="name" required maxlength="200"></label>
+        <label class="field">${esc(t('admin.profile.roles'))}<input type="text" name="roles"></label>
+        <label class="field">${esc(t('admin.profile.users'))}<input type="text" name="user_ids"></label>
+        <div class="buttons">
+          <button type="button" class="btn secondary" id="cancel-profile">${esc(t('admin.profile.cancel'))}</button>
+          <button type="submit" class="btn primary">${esc(t('admin.profile.create'))}</button>
+        </div>
+      </form>`;
+    const name = main.querySelector('input[name="name"]');
+    name.focus();
+    document.getElementById('cancel-profile').addEventListener('click', () => select('defaults', true));
+    document.getElementById('new-profile-form').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const f = new FormData(e.target);
+      const body = {
+        name: String(f.get('name')).trim(),
+        roles: splitList(String(f.get('roles'))),
+        user_ids: splitList(String(f.get('user_ids'))),
+      };
+      if (!body.name) {
+        name.value = '';
+        name.reportValidity();
+        return;
+      }
+      try {
+        const p = await api.post(`${root}/profiles`, body);
+        profiles.push(p);
+        showStatus(t('admin.profile.created'), 'ok');
+        select(p.id, true);
+      } catch (err) {
+        showStatus(t('error.save', { message: err.message }), 'error');
+      }
+    });
+  }
+
   function select(what, focus = false) {
+    if (what === 'new') return showNewProfile();
     const tab = editor ? editor.tab : undefined;
     selected = what;
     renderNav();
@@ -307,21 +353,12 @@ async function main() {
   app.addEventListener('click', async (e) => {
     const nav = e.target.closest('[data-sel]');
     if (nav) return select(nav.dataset.sel, true);
-    if (e.target.closest('#new-profile')) {
-      try {
-        const p = await api.post(`${root}/profiles`, { name: t('admin.profile.untitled'), roles: [], user_ids: [] });
-        profiles.push(p);
-        showStatus(t('admin.profile.created'), 'ok');
-        select(p.id);
-        main.querySelector('input[name="name"]').select();
-        main.querySelector('input[name="name"]').focus();
-      } catch (err) {
-        showStatus(t('error.save', { message: err.message }), 'error');
-      }
-    }
+    if (e.target.closest('#new-profile')) showNewProfile();
   });
 
   relocalize = async (locale) => {
+    // The admin's own language, as on the settings page.
+    await api.patch('/v1/me', { locale }).catch((e) => showStatus(t('error.save', { message: e.message }), 'error'));
     catalog = await loadCatalog(api, locale);
     select(selected);
   };
