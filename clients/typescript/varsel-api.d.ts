@@ -205,6 +205,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{account}/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's users (id, name, roles) and roles, for choosing whom a profile covers. */
+        get: operations["list_users"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{account}/users/{user}": {
         parameters: {
             query?: never;
@@ -935,6 +952,19 @@ export interface components {
          * @enum {string}
          */
         Outcome: "sent" | "scheduled" | "skipped" | "dropped";
+        PeopleOut: {
+            /** @description Every role any of them has, sorted. */
+            roles: string[];
+            /** @description More users exist than are listed. */
+            truncated: boolean;
+            /** @description By id; at most 5,000. */
+            users: components["schemas"]["PersonOut"][];
+        };
+        PersonOut: {
+            id: string;
+            name: string;
+            roles: string[];
+        };
         PopupPatch: {
             enabled?: boolean | null;
             sound?: null | components["schemas"]["Sound"];
@@ -1829,6 +1859,51 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_users: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PeopleOut"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -95,7 +95,7 @@ describe('admin page', () => {
     // "+ New profile" opens a form; the profile is stored when it is sent with a name.
     await page.getByRole('button', { name: '+ New profile' }).click();
     await page.getByLabel('Profile name').fill('Sales team');
-    await page.getByLabel('Roles (comma separated)').fill('sales');
+    await page.getByLabel('Roles it covers').selectOption('sales');
     const created = nextCall(page, 'POST', '/profiles');
     await page.getByRole('button', { name: 'Create profile' }).click();
     assert.equal((await created).status(), 201);

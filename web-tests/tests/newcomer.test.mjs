@@ -176,7 +176,7 @@ test('▶ plays the sound chosen for a type', async () => {
   await context.close();
 });
 
-test('"+ New profile" stores nothing until the form is filled and sent', async () => {
+test('"+ New profile" stores nothing until the form is sent; roles and users are picked', async () => {
   const s = await seedAccount();
   const { context, page } = await openPage(browser, '/ui/admin', { token: s.tokens.ada });
   await page.waitForSelector('body[data-ready="true"]');
@@ -192,13 +192,22 @@ test('"+ New profile" stores nothing until the form is filled and sent', async (
   assert.equal(posts, 0);
   assert.deepEqual((await ok('GET', `/v1/accounts/${s.account}/profiles`)).profiles, []);
   await page.locator('#new-profile-form input[name="name"]').fill('Sales team');
-  await page.locator('#new-profile-form input[name="roles"]').fill('sales');
+  // Roles and users are picked from the account's own (GET …/users), not typed.
+  const roles = page.getByLabel('Roles it covers');
+  assert.deepEqual(await roles.locator('option').allTextContents(), ['sales', 'super_admin']);
+  await roles.selectOption('sales');
+  const users = page.getByLabel('Users it covers');
+  assert.deepEqual(await users.locator('option').evaluateAll((os) => os.map((o) => o.value)), ['ada', 'kari', 'ola']);
+  assert.equal(await users.locator('option[value="kari"]').textContent(), 'Kari Nordmann (kari)');
+  await users.selectOption('kari');
   const created = nextCall(page, 'POST', '/profiles');
   await page.getByRole('button', { name: 'Create profile' }).click();
   assert.equal((await created).status(), 201);
   await page.waitForSelector('#profile-form');
   const { profiles } = await ok('GET', `/v1/accounts/${s.account}/profiles`);
-  assert.deepEqual(profiles.map((p) => [p.name, p.roles]), [['Sales team', ['sales']]]);
+  assert.deepEqual(profiles.map((p) => [p.name, p.roles, p.user_ids]), [['Sales team', ['sales'], ['kari']]]);
+  // The saved profile's form shows the picks.
+  assert.deepEqual(await page.getByLabel('Roles it covers').evaluate((s) => [...s.selectedOptions].map((o) => o.value)), ['sales']);
   await context.close();
 });
 

@@ -4,8 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    admin, catalog, channels, directory, events, feed, links, me, ops, prefs, stream, system,
-    tokens,
+    admin, catalog, channels, directory, events, feed, links, me, ops, people, prefs, stream,
+    system, tokens,
 };
 
 struct Security;
@@ -53,7 +53,7 @@ impl Modify for Security {
         channels::list_connections, channels::put_connection, channels::delete_connection,
         ops::get_outbox, ops::list_jobs, ops::get_job, ops::retry_job, ops::get_notification,
         system::healthz, system::metrics,
-        me::get_me, me::patch_me,
+        me::get_me, me::patch_me, people::list_users,
         links::open_settings, links::unsubscribe_page, links::unsubscribe, links::undo,
     )
 )]

@@ -10,6 +10,7 @@ pub mod feed;
 pub mod links;
 pub mod me;
 pub mod ops;
+pub mod people;
 pub mod prefs;
 pub mod stream;
 pub mod system;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/accounts/{account}/users/{user}",
             put(directory::put_user),
         )
+        .route("/v1/accounts/{account}/users", get(people::list_users))
         .route(
             "/v1/accounts/{account}/teams/{team}",
             put(directory::put_team),

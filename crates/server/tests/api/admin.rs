@@ -373,3 +373,38 @@ async fn patch_changes_only_the_given_defaults() {
     .await
     .error(422);
 }
+
+#[tokio::test]
+async fn the_account_users_and_roles_for_profile_pickers() {
+    let app = TestApp::spawn().await;
+    let (root, user) = setup(&app, "enterprise").await;
+    app.put_user(
+        "acme",
+        "b",
+        json!({"name": "Bea", "roles": ["sales", "support"]}),
+    )
+    .await;
+    let people = app
+        .get("/v1/accounts/acme/users", &Auth::user(&root))
+        .await
+        .ok(200)
+        .clone();
+    let ids: Vec<&str> = people["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["b", "root", "u"]);
+    assert_eq!(people["users"][0]["name"], "Bea");
+    assert_eq!(people["roles"], json!(["sales", "super_admin", "support"]));
+    assert_eq!(people["truncated"], false);
+    // Only super admins (and the key); never another account.
+    app.get("/v1/accounts/acme/users", &Auth::user(&user))
+        .await
+        .assert_error(403, "super_admin_required");
+    app.get("/v1/accounts/acme/users", &Auth::Key).await.ok(200);
+    app.get("/v1/accounts/other/users", &Auth::user(&root))
+        .await
+        .assert_error(403, "forbidden");
+}
