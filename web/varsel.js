@@ -7,7 +7,8 @@
  * data-token     the user token (HS256 JWT) your server signed or got from POST /v1/tokens
  * data-target    optional: a CSS selector where the bell goes (default: floating, top right)
  * data-locale    optional: en or nb (default: the user's locale)
- * data-preferences-url  optional: where "notification preferences" links go
+ * data-preferences-url  optional: your own page for notification settings; links go there in
+ *                the same tab (default: Varsel's settings page, in a new tab)
  *
  * When it is ready, window.Varsel is the controller and a `varsel:ready` event fires.
  */
@@ -24,6 +25,7 @@
     target: script.getAttribute('data-target') || null,
     locale: script.getAttribute('data-locale') || null,
     preferencesUrl: script.getAttribute('data-preferences-url') || null,
+    embedded: true,
   };
   function start() {
     import(base + '/ui/assets/widget.js')

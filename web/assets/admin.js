@@ -102,6 +102,7 @@ async function main() {
   let catalog;
   let defaults;
   let profiles;
+  let people = null;
   try {
     catalog = await loadCatalog(api);
   } catch (e) {
@@ -114,6 +115,8 @@ async function main() {
   try {
     defaults = await api.get(`${root}/defaults`);
     profiles = (await api.get(`${root}/profiles`)).profiles;
+    // The account's users and roles for the pickers; without them, free text.
+    people = await api.get(`${root}/users`).catch(() => null);
   } catch (e) {
     if (e.status === 403 && e.code === 'tier_not_allowed') return fail(t('admin.tier'), e.message);
     if (e.status === 403) return fail(t('admin.refused'), t('admin.refusedDetail', { user: claims.sub, account }));
@@ -236,8 +239,8 @@ async function main() {
       <p class="lead">${esc(t('admin.profile.covers', { roles: p.roles.join(', ') || '–', users: p.user_ids.join(', ') || '–' }))}</p>
       <form class="card profile-form" id="profile-form">
         <label class="field wide">${esc(t('admin.profile.name'))}<input type="text" name="name" required maxlength="200" value="${esc(p.name)}"></label>
-        <label class="field">${esc(t('admin.profile.roles'))}<input type="text" name="roles" value="${esc(p.roles.join(', '))}"></label>
-        <label class="field">${esc(t('admin.profile.users'))}<input type="text" name="user_ids" value="${esc(p.user_ids.join(', '))}"></label>
+        ${pickerField('roles', 'admin.profile.roles', p.roles)}
+        ${pickerField('user_ids', 'admin.profile.users', p.user_ids)}
         <div class="buttons">
           <button type="button" class="btn danger" id="delete-profile">${esc(t('admin.profile.delete'))}</button>
           <button type="submit" class="btn primary">${esc(t('admin.profile.save'))}</button>
@@ -259,7 +262,7 @@ async function main() {
     document.getElementById('profile-form').addEventListener('submit', async (e) => {
       e.preventDefault();
       const f = new FormData(e.target);
-      const draft = { ...p, name: String(f.get('name')).trim(), roles: splitList(String(f.get('roles'))), user_ids: splitList(String(f.get('user_ids'))) };
+      const draft = { ...p, name: String(f.get('name')).trim(), roles: picked(e.target, 'roles'), user_ids: picked(e.target, 'user_ids') };
       try {
         const cur = { tabs: p.tabs };
         const saved = await api.put(`${root}/profiles/${enc(p.id)}`, profileBody(draft, cur, cur, { tabs: {} }));
@@ -284,7 +287,76 @@ async function main() {
     });
   }
 
+  /** A picker of roles or users (multiple choice) when the account's people are known,
+   *  else a comma-separated text field. Chosen values nobody has any more stay listed. */
+  function pickerField(name, label, chosen) {
+    if (!people) {
+      return `<label class="field">${esc(t(label))}<input type="text" name="${name}" value="${esc(chosen.join(', '))}"></label>`;
+    }
+    const known = name === 'roles'
+      ? people.roles.map((r) => ({ value: r, text: r }))
+      : people.users.map((u) => ({ value: u.id, text: u.name ? `${u.name} (${u.id})` : u.id }));
+    for (const c of chosen) if (!known.some((k) => k.value === c)) known.push({ value: c, text: c });
+    const options = known
+      .map((k) => `<option value="${esc(k.value)}"${chosen.includes(k.value) ? ' selected' : ''}>${esc(k.text)}</option>`)
+      .join('');
+    return `<label class="field">${esc(t(label + 'Pick'))}<select multiple size="6" name="${name}">${options}</select></label>`;
+  }
+
+  /** The values of a picker field (or of its text fallback). */
+  function picked(form, name) {
+    const el = form.elements[name];
+    if (el && el.tagName === 'SELECT') return [...el.selectedOptions].map((o) => o.value);
+    return splitList(String(new FormData(form).get(name) || ''));
+  }
+
+  /** The form for a new profile: nothing is stored until "Create profile". */
+  function showNewProfile() {
+    const tab = editor ? editor.tab : undefined;
+    editor = tab ? { tab } : null;
+    selected = 'new';
+    renderNav();
+    main.innerHTML = `
+      <h2 class="set-title">${esc(t('admin.newProfile'))}</h2>
+      <p class="lead">${esc(t('admin.profile.newLead'))}</p>
+      <form class="card profile-form" id="new-profile-form">
+        <label class="field wide">${esc(t('admin.profile.name'))}<input type="text" name="name" required maxlength="200"></label>
+        ${pickerField('roles', 'admin.profile.roles', [])}
+        ${pickerField('user_ids', 'admin.profile.users', [])}
+        <div class="buttons">
+          <button type="button" class="btn secondary" id="cancel-profile">${esc(t('admin.profile.cancel'))}</button>
+          <button type="submit" class="btn primary">${esc(t('admin.profile.create'))}</button>
+        </div>
+      </form>`;
+    const name = main.querySelector('input[name="name"]');
+    name.focus();
+    document.getElementById('cancel-profile').addEventListener('click', () => select('defaults', true));
+    document.getElementById('new-profile-form').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const f = new FormData(e.target);
+      const body = {
+        name: String(f.get('name')).trim(),
+        roles: picked(e.target, 'roles'),
+        user_ids: picked(e.target, 'user_ids'),
+      };
+      if (!body.name) {
+        name.value = '';
+        name.reportValidity();
+        return;
+      }
+      try {
+        const p = await api.post(`${root}/profiles`, body);
+        profiles.push(p);
+        showStatus(t('admin.profile.created'), 'ok');
+        select(p.id, true);
+      } catch (err) {
+        showStatus(t('error.save', { message: err.message }), 'error');
+      }
+    });
+  }
+
   function select(what, focus = false) {
+    if (what === 'new') return showNewProfile();
     const tab = editor ? editor.tab : undefined;
     selected = what;
     renderNav();
@@ -307,21 +379,12 @@ async function main() {
   app.addEventListener('click', async (e) => {
     const nav = e.target.closest('[data-sel]');
     if (nav) return select(nav.dataset.sel, true);
-    if (e.target.closest('#new-profile')) {
-      try {
-        const p = await api.post(`${root}/profiles`, { name: t('admin.profile.untitled'), roles: [], user_ids: [] });
-        profiles.push(p);
-        showStatus(t('admin.profile.created'), 'ok');
-        select(p.id);
-        main.querySelector('input[name="name"]').select();
-        main.querySelector('input[name="name"]').focus();
-      } catch (err) {
-        showStatus(t('error.save', { message: err.message }), 'error');
-      }
-    }
+    if (e.target.closest('#new-profile')) showNewProfile();
   });
 
   relocalize = async (locale) => {
+    // The admin's own language, as on the settings page.
+    await api.patch('/v1/me', { locale }).catch((e) => showStatus(t('error.save', { message: e.message }), 'error'));
     catalog = await loadCatalog(api, locale);
     select(selected);
   };

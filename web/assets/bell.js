@@ -85,6 +85,10 @@ export class VarselBell extends HTMLElement {
     const prefs = this.$('.prefs-link');
     prefs.textContent = t('bell.prefs');
     prefs.href = c.prefsLink();
+    if (c.prefsNewTab) {
+      prefs.target = '_blank';
+      prefs.rel = 'noopener';
+    }
     const more = this.$('.more-items');
     more.hidden = !c.nextCursor;
     more.textContent = t('bell.loadMore');
@@ -126,7 +130,7 @@ export class VarselBell extends HTMLElement {
           <span class="body">${esc(item.body)}</span>
           <time datetime="${esc(item.created_at)}" title="${esc(absoluteTime(item.created_at))}">${esc(relativeTime(item.created_at))}</time>
         </${tag}>
-        <div class="actions">${readBtn}${menuMarkup(item, this.ctrl.prefsLink(item.type), this.menuId === item.id)}</div>
+        <div class="actions">${readBtn}${menuMarkup(item, this.ctrl.prefsLink(item.type), this.menuId === item.id, this.ctrl.prefsNewTab)}</div>
       </li>`;
   }
 

@@ -12,7 +12,7 @@ export const ICONS = {
 };
 
 /** The "⋯" button and its menu for one item. */
-export function menuMarkup(item, prefsHref, open) {
+export function menuMarkup(item, prefsHref, open, newTab = false) {
   const id = esc(item.id);
   return `
     <button class="icon-btn more" type="button" aria-haspopup="menu" aria-expanded="${open}" aria-controls="menu-${id}"
@@ -21,7 +21,7 @@ export function menuMarkup(item, prefsHref, open) {
     <div class="menu" role="menu" id="menu-${id}" aria-label="${esc(t('bell.more', { title: item.title }))}" ${open ? '' : 'hidden'}>
       <button type="button" role="menuitem" data-action="dont-show" data-id="${id}" data-type="${esc(item.type)}">${esc(t('menu.dontShow'))}</button>
       <button type="button" role="menuitem" data-action="mute" data-id="${id}" data-type="${esc(item.type)}">${esc(t('menu.mute'))}</button>
-      <a role="menuitem" data-action="prefs" href="${esc(prefsHref)}">${esc(t('menu.prefs'))}</a>
+      <a role="menuitem" data-action="prefs" href="${esc(prefsHref)}"${newTab ? ' target="_blank" rel="noopener"' : ''}>${esc(t('menu.prefs'))}</a>
     </div>`;
 }
 

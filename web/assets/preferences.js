@@ -79,6 +79,8 @@ async function main() {
   });
   relocalize = async (locale) => {
     try {
+      // The user's language is one setting: new bell items, pop-ups and emails follow it.
+      await api.patch('/v1/me', { locale });
       editor.setCatalog(await loadCatalog(api, locale));
     } catch (e) {
       showStatus(t('error.load', { message: e.message }), 'error');

@@ -242,7 +242,9 @@ export class PrefsEditor {
     const sound =
       this.tab === 'desktop'
         ? `<select class="type-sound" id="${this.id(`snd-${ty.id}`)}" data-sound-for="${esc(ty.id)}"
-             aria-label="${esc(t('topics.soundFor', { name: ty.name }))}">${this.soundOptions()}</select>`
+             aria-label="${esc(t('topics.soundFor', { name: ty.name }))}">${this.soundOptions()}</select>
+           <button type="button" class="icon-btn play" data-play="${this.id(`snd-${ty.id}`)}"
+             aria-label="${esc(t('topics.playFor', { name: ty.name }))}" title="${esc(t('topics.playFor', { name: ty.name }))}">${PLAY}</button>`
         : '';
     const search = fold(`${ty.name} ${ty.description} ${ty.id} ${sec.name}`);
     return `
@@ -304,7 +306,9 @@ export class PrefsEditor {
     const note = this.el.querySelector('.master-note');
     const off = this.masterOff();
     note.hidden = !off;
-    note.textContent = off ? t('master.off', { channel: t('tab.' + this.tab) }) : '';
+    // Mandatory types are emailed even with email off: the note must not say "nothing".
+    const mandatoryEmail = this.tab === 'email' && Object.values(types).some((s) => s.locked && s.on);
+    note.textContent = !off ? '' : mandatoryEmail ? t('master.offEmail') : t('master.off', { channel: t('tab.' + this.tab) });
     this.el.querySelector('.topics').classList.toggle('muted', !!off);
     if (this.opts.onChange) this.opts.onChange(this.doc);
   }

@@ -46,7 +46,7 @@ export class VarselToasts extends HTMLElement {
       </div>
       <div class="side">
         <button class="icon-btn close" type="button" aria-label="${esc(t('toast.close'))}" title="${esc(t('toast.close'))}">${ICONS.close}</button>
-        ${menuMarkup(item, this.ctrl.prefsLink(item.type), false)}
+        ${menuMarkup(item, this.ctrl.prefsLink(item.type), false, this.ctrl.prefsNewTab)}
       </div>`;
     this.stack.appendChild(el);
     while (this.stack.children.length > MAX) this.stack.firstElementChild.remove();

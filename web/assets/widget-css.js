@@ -49,7 +49,7 @@ ul { list-style: none; margin: 0; padding: 0; max-height: min(440px, 60vh); over
 li.item { position: relative; display: flex; gap: 4px; padding: 2px 8px 2px 0; border-bottom: 1px solid #f1f5f9; }
 li.item.unread { background: #f8f9ff; }
 .main { flex: 1; min-width: 0; display: grid; grid-template-columns: 18px 1fr; column-gap: 4px; padding: 10px 4px 10px 8px;
-  color: inherit; text-decoration: none; border-radius: 8px; }
+  color: inherit; text-decoration: none; border-radius: 8px; text-align: left; justify-items: start; }
 .main:hover { background: rgba(79, 70, 229, .05); }
 .dot { width: 8px; height: 8px; border-radius: 999px; margin: 6px 0 0 4px; }
 .unread .dot { background: var(--accent); }

@@ -18,7 +18,7 @@ const PAGE = 20;
 
 /** The state of the bell for one signed-in user, fed by the API and the stream. */
 export class Controller extends EventTarget {
-  constructor({ base, token, preferencesUrl }) {
+  constructor({ base, token, preferencesUrl, embedded = false }) {
     super();
     this.base = base;
     this.token = token;
@@ -30,6 +30,9 @@ export class Controller extends EventTarget {
     this.status = 'connecting';
     this.favicon = new FaviconDot(`${base}/ui/assets/favicon.svg`);
     this.preferencesUrl = preferencesUrl || `${base}/ui/preferences`;
+    // Embedded in a host's page, Varsel's own settings page opens in a new tab: the host's
+    // tab stays where it is. A host that names its own settings page keeps the same tab.
+    this.prefsNewTab = embedded && !preferencesUrl;
     this.realtime = new Realtime({ base, token, api: this.api });
   }
 
@@ -176,12 +179,12 @@ export class Controller extends EventTarget {
 }
 
 /** Puts the bell (into `target`, or floating at the top right) and the pop-ups on the page. */
-export async function mount({ base = '', token, target, locale, preferencesUrl } = {}) {
+export async function mount({ base = '', token, target, locale, preferencesUrl, embedded = false } = {}) {
   if (!token) {
     console.warn('Varsel: no user token (data-token) was given; the bell stays hidden.');
     return null;
   }
-  const ctrl = new Controller({ base, token, preferencesUrl });
+  const ctrl = new Controller({ base, token, preferencesUrl, embedded });
   if (locale) setLocale(pickLocale(locale));
   else if (!document.documentElement.dataset.varselLocale) {
     // The catalog answers in the user's own locale.

@@ -55,18 +55,49 @@ pub enum TemplateError {
 pub struct EmailTemplates {
     env: Environment<'static>,
     default_locale: String,
+    /// Base that relative links (`url` fields starting with one `/`) are made absolute
+    /// with: an email has no address of its own to resolve them against.
+    link_base: Option<String>,
 }
 
-fn footer(locale: &str) -> (&'static str, &'static str) {
+/// The footer's sentence, its "change your settings" label and its unsubscribe label.
+fn footer(locale: &str) -> (&'static str, &'static str, &'static str) {
     match locale {
         "nb" => (
             "Du får denne e-posten på grunn av varslingsinnstillingene dine.",
             "Endre innstillingene",
+            "Meld deg av disse e-postene",
         ),
         _ => (
             "You get this email because of your notification settings.",
             "Change your settings",
+            "Unsubscribe from these emails",
         ),
+    }
+}
+
+/// Makes every relative `url` in the context absolute with `base` (`/deals/7` →
+/// `https://app.example/deals/7`); absolute URLs and other fields stay as they are.
+fn absolute_urls(v: &mut serde_json::Value, base: &str) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, x) in map.iter_mut() {
+                match x {
+                    serde_json::Value::String(s)
+                        if k.ends_with("url") && s.starts_with('/') && !s.starts_with("//") =>
+                    {
+                        *s = format!("{}{s}", base.trim_end_matches('/'));
+                    }
+                    _ => absolute_urls(x, base),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for x in items {
+                absolute_urls(x, base);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -141,7 +172,15 @@ impl EmailTemplates {
         Ok(EmailTemplates {
             env,
             default_locale: "en".into(),
+            link_base: None,
         })
+    }
+
+    /// Relative links in emails are made absolute with `base` (e.g.
+    /// `https://app.example`).
+    pub fn with_link_base(mut self, base: impl Into<String>) -> EmailTemplates {
+        self.link_base = Some(base.into()).filter(|b| !b.is_empty());
+        self
     }
 
     fn pick(&self, locale: &str, kinds: &[&str], part: &str) -> Option<String> {
@@ -157,15 +196,23 @@ impl EmailTemplates {
     }
 
     /// Renders `kind` (a type id with a file of its own, else the generic kind) in `locale`.
-    /// `ctx` is merged with `locale`, `footer`, `preferences_label`.
+    /// `ctx` is merged with `locale`, `footer`, `preferences_label`, `unsubscribe_label`;
+    /// its `preferences_url` and (optional) `unsubscribe_url` are the footer's links.
     pub fn render<S: Serialize>(
         &self,
         kinds: &[&str],
         locale: &str,
         ctx: &S,
     ) -> Result<EmailContent, TemplateError> {
-        let (footer, label) = footer(locale);
-        let base = minijinja::Value::from_serialize(ctx);
+        let (footer, label, unsubscribe_label) = footer(locale);
+        let mut ctx = serde_json::to_value(ctx).map_err(|e| TemplateError::Render {
+            name: "context".into(),
+            message: e.to_string(),
+        })?;
+        if let Some(base) = &self.link_base {
+            absolute_urls(&mut ctx, base);
+        }
+        let base = minijinja::Value::from_serialize(&ctx);
         let part = |part: &str, subject: &str| -> Result<String, TemplateError> {
             let name = self
                 .pick(locale, kinds, part)
@@ -173,7 +220,10 @@ impl EmailTemplates {
                     name: format!("{locale}/{}.{part}", kinds.first().copied().unwrap_or("?")),
                     message: "no such template".into(),
                 })?;
-            let extra = minijinja::context! { locale => locale, footer => footer, preferences_label => label, subject => subject };
+            let extra = minijinja::context! {
+                locale => locale, footer => footer, preferences_label => label,
+                unsubscribe_label => unsubscribe_label, subject => subject,
+            };
             let merged = minijinja::context! { ..extra, ..base.clone() };
             self.env
                 .get_template(&name)
@@ -208,7 +258,9 @@ pub struct OutgoingEmail {
     /// Without angle brackets: `ntf_…@varsel`.
     pub message_id: String,
     pub content: EmailContent,
-    /// `List-Unsubscribe` target (the preferences page).
+    /// The one-click unsubscribe URL (RFC 8058): sent as `List-Unsubscribe` with
+    /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click`, so a mail client's
+    /// "unsubscribe" is one `POST` to it.
     pub unsubscribe_url: Option<String>,
 }
 
@@ -241,10 +293,15 @@ pub fn build_message(e: &OutgoingEmail) -> Result<Message, SendError> {
         .subject(e.content.subject.clone())
         .message_id(Some(format!("<{}>", e.message_id)));
     if let Some(url) = &e.unsubscribe_url {
-        builder = builder.raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("List-Unsubscribe"),
-            format!("<{url}>"),
-        ));
+        builder = builder
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{url}>"),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".to_string(),
+            ));
     }
     builder
         .multipart(
@@ -331,5 +388,68 @@ mod tests {
         assert!(raw.contains("multipart/alternative"));
         assert!(raw.contains("text/plain") && raw.contains("text/html"));
         assert!(raw.contains("List-Unsubscribe: <http://x/ui/preferences>"));
+        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+        let quiet = OutgoingEmail {
+            unsubscribe_url: None,
+            ..e
+        };
+        let raw = String::from_utf8(build_message(&quiet).unwrap().formatted()).unwrap();
+        assert!(!raw.contains("List-Unsubscribe"), "{raw}");
+    }
+
+    #[test]
+    fn relative_links_become_absolute_and_the_footer_links_unsubscribe() {
+        let t = EmailTemplates::load(None)
+            .unwrap()
+            .with_link_base("https://app.example/");
+        let ctx = serde_json::json!({
+            "title": "T", "body": "", "url": "/deals/7",
+            "items": [{"title": "A", "url": "/t/1"}, {"title": "B", "url": "https://x.example/b"}],
+            "preferences_url": "https://v.example/email/settings/abc",
+            "unsubscribe_url": "https://v.example/email/unsubscribe/def",
+            "workflows": [], "total": 0, "account_name": "Acme", "changed": 1,
+        });
+        for kind in KINDS {
+            for locale in ["en", "nb"] {
+                let c = t.render(&[kind], locale, &ctx).unwrap();
+                for part in [&c.html, &c.text] {
+                    assert!(
+                        !part.contains("\"/") && !part.contains(" /"),
+                        "{kind}/{locale}: {part}"
+                    );
+                }
+                if kind != "defaults_changed" {
+                    assert!(
+                        c.html
+                            .contains("href=\"https://v.example/email/unsubscribe/def\""),
+                        "{kind}/{locale}"
+                    );
+                    assert!(
+                        c.text.contains("https://v.example/email/unsubscribe/def"),
+                        "{kind}/{locale}"
+                    );
+                }
+            }
+        }
+        let c = t.render(&["notification"], "en", &ctx).unwrap();
+        assert!(
+            c.html.contains("href=\"https://app.example/deals/7\""),
+            "{}",
+            c.html
+        );
+        assert!(c.text.contains("Open: https://app.example/deals/7"));
+        assert!(c.html.contains("Unsubscribe from these emails"));
+        let c = t.render(&["group"], "nb", &ctx).unwrap();
+        assert!(
+            c.text.contains("Åpne: https://app.example/t/1"),
+            "{}",
+            c.text
+        );
+        assert!(c.html.contains("Meld deg av disse e-postene"));
+        // Without an unsubscribe link the footer has none.
+        let mut no = ctx.clone();
+        no["unsubscribe_url"] = serde_json::Value::Null;
+        let c = t.render(&["notification"], "en", &no).unwrap();
+        assert!(!c.html.contains("Unsubscribe") && !c.text.contains("Unsubscribe"));
     }
 }

@@ -106,8 +106,11 @@ pub async fn build_state(
     let channel_limits = crate::jobs::deliver::ChannelLimits::new(cfg.channel_concurrency);
     let templates =
         (!cfg.email_templates.is_empty()).then(|| std::path::PathBuf::from(&cfg.email_templates));
-    let email_templates = varsel_delivery::email::EmailTemplates::load(templates)?;
+    let email_templates =
+        varsel_delivery::email::EmailTemplates::load(templates)?.with_link_base(cfg.app_base_url());
     let providers = crate::channels::Providers::build(&cfg, &store, clock.now_ms()).await?;
+    let links =
+        crate::links::Links::load(store.as_ref(), cfg.link_ttl_days, clock.now_ms()).await?;
     Ok(AppState(Arc::new(Inner {
         jobs_wake: Arc::new(Notify::new()),
         mailer,
@@ -117,6 +120,7 @@ pub async fn build_state(
         hub: Hub::default(),
         ingest,
         tokens: Tokens::new(secret.as_bytes()),
+        links,
         api_key,
         clock,
         metrics: metrics_handle(),
@@ -135,10 +139,14 @@ pub async fn build_state(
 
 /// Opens the store, starts the workers and serves HTTP on `listener`.
 pub async fn start_on(
-    cfg: Config,
+    mut cfg: Config,
     listener: TcpListener,
     clock: Option<Arc<dyn Clock>>,
 ) -> anyhow::Result<Running> {
+    // Links (emails, the demo) need the address this server really answers at.
+    if cfg.public_url.is_empty() {
+        cfg.public_url = derived_public_url(listener.local_addr()?);
+    }
     let catalog = load_catalog(&cfg)?;
     let store = varsel_store::connect(&cfg.database_url)
         .await
@@ -170,6 +178,23 @@ pub async fn start_on(
         state,
         server,
     })
+}
+
+/// `http://ADDR` of the bound address; an unspecified address (`0.0.0.0`, `::`) becomes
+/// loopback, the one address known to reach it (set `public_url` for the real one).
+pub fn derived_public_url(addr: SocketAddr) -> String {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+        tracing::warn!(
+            "public_url is not set and Varsel listens on all interfaces: links in emails \
+             use {addr}; set public_url (VARSEL_PUBLIC_URL) to the address users reach"
+        );
+    }
+    format!("http://{addr}")
 }
 
 /// Binds `cfg.listen` and starts.

@@ -21,6 +21,8 @@ pub struct Config {
     pub catalog: String,
     pub smtp_url: String,
     pub public_url: String,
+    pub app_url: String,
+    pub link_ttl_days: i64,
     pub email_from: String,
     pub email_templates: String,
     pub email_daily_cap: i64,
@@ -82,6 +84,50 @@ fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// A readable loading error: an unknown setting names the closest known one; figment's
+/// internal profile name (`default.`) is left out.
+fn load_error(e: figment::Error) -> ConfigError {
+    for err in e.clone() {
+        if let figment::error::Kind::UnknownField(field, known) = &err.kind {
+            let source = err
+                .metadata
+                .as_ref()
+                .and_then(|m| m.source.as_ref())
+                .map(|s| format!(" in {s}"))
+                .unwrap_or_default();
+            let hint = closest(field, known)
+                .map(|k| format!("; did you mean `{k}`?"))
+                .unwrap_or_else(|| "; `varsel default-config` lists every setting".into());
+            return ConfigError::Load(format!("unknown setting `{field}`{source}{hint}"));
+        }
+    }
+    ConfigError::Load(e.to_string().replace("default.", ""))
+}
+
+/// The known name nearest to `word`, if it is near enough to be a typo.
+fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    let (best, d) = known
+        .iter()
+        .map(|k| (*k, edit_distance(word, k)))
+        .min_by_key(|(_, d)| *d)?;
+    (d <= 2.max(word.chars().count() / 3)).then_some(best)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 impl Config {
     /// Defaults, then `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
@@ -103,9 +149,7 @@ impl Config {
             .unwrap_or_default();
         fig = fig
             .merge(Env::prefixed("VARSEL_").filter(move |k| known.iter().any(|x| k == x.as_str())));
-        let cfg: Config = fig
-            .extract()
-            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        let cfg: Config = fig.extract().map_err(load_error)?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -116,6 +160,16 @@ impl Config {
             format!("http://{}", self.listen)
         } else {
             self.public_url.trim_end_matches('/').to_string()
+        }
+    }
+
+    /// The base of relative object links in emails (`/deals/7`): `app_url`, else this
+    /// server's `base_url`.
+    pub fn app_base_url(&self) -> String {
+        if self.app_url.is_empty() {
+            self.base_url()
+        } else {
+            self.app_url.trim_end_matches('/').to_string()
         }
     }
 
@@ -164,6 +218,27 @@ impl Config {
                 "email_from",
                 "must be an address, e.g. Varsel <varsel@example.com>",
             ));
+        }
+        if !(self.public_url.is_empty()
+            || self.public_url.starts_with("https://")
+            || self.public_url.starts_with("http://"))
+        {
+            return Err(invalid(
+                "public_url",
+                "must be an absolute http(s):// URL, e.g. https://varsel.example.com",
+            ));
+        }
+        if !(self.app_url.is_empty()
+            || self.app_url.starts_with("https://")
+            || self.app_url.starts_with("http://"))
+        {
+            return Err(invalid(
+                "app_url",
+                "must be an absolute http(s):// URL, e.g. https://crm.example.com",
+            ));
+        }
+        if !(1..=3650).contains(&self.link_ttl_days) {
+            return Err(invalid("link_ttl_days", "must be 1–3650"));
         }
         if self.email_daily_cap < 1 {
             return Err(invalid("email_daily_cap", "must be at least 1"));
@@ -320,6 +395,44 @@ mod tests {
         assert!(c.webpush_host_allowed("127.0.0.1"));
         c.webpush_hosts = "*".into();
         assert!(c.webpush_host_allowed("anything.example"));
+    }
+
+    #[test]
+    // figment's test jail returns its own large error type.
+    #[allow(clippy::result_large_err)]
+    fn an_unknown_setting_names_the_nearest_one() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("varsel.toml", "listn = \"127.0.0.1:9000\"\n")?;
+            let e = Config::load(Some(Path::new("varsel.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("unknown setting `listn`"), "{e}");
+            assert!(e.contains("did you mean `listen`?"), "{e}");
+            assert!(!e.contains("default.") && !e.contains("apns_url"), "{e}");
+            assert_eq!(e.matches('`').count() % 2, 0, "{e}");
+            jail.create_file("other.toml", "zzzzzzzzzzzzz = 1\n")?;
+            let e = Config::load(Some(Path::new("other.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("unknown setting `zzzzzzzzzzzzz`"), "{e}");
+            assert!(e.contains("varsel default-config"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn public_and_app_urls_are_absolute() {
+        let mut c = Config::defaults();
+        c.public_url = "varsel.example.com".into();
+        assert!(c.validate().unwrap_err().to_string().contains("public_url"));
+        c.public_url = "https://varsel.example.com/".into();
+        c.validate().unwrap();
+        assert_eq!(c.base_url(), "https://varsel.example.com");
+        assert_eq!(c.app_base_url(), "https://varsel.example.com");
+        c.app_url = "/crm".into();
+        assert!(c.validate().unwrap_err().to_string().contains("app_url"));
+        c.app_url = "https://crm.example.com".into();
+        assert_eq!(c.app_base_url(), "https://crm.example.com");
     }
 
     #[test]

@@ -45,6 +45,39 @@ fn user(
     }
 }
 
+/// The welcome notification, one event per user so that each reads it in their own
+/// language. Its link is absolute: it also arrives by email.
+fn welcome(state: &AppState, now: i64) -> Vec<varsel_store::NewEvent> {
+    [
+        ("kari", "Velkommen til Varsel"),
+        ("ola", "Welcome to Varsel"),
+    ]
+    .into_iter()
+    .map(|(user, name)| varsel_store::NewEvent {
+        id: format!("evt_{}", ulid::Ulid::new()),
+        received_at: now,
+        body: varsel_store::EventBody {
+            kind: "comments.mention".into(),
+            account_id: ACCOUNT.into(),
+            actor_id: Some("admin".into()),
+            recipients: vec![user.into()],
+            owner_id: None,
+            team_id: None,
+            object: Some(varsel_core::ObjectRef {
+                kind: "comment".into(),
+                id: format!("welcome-{user}"),
+                name: Some(name.into()),
+                url: Some(format!("{}/ui/preferences", state.config.base_url())),
+            }),
+            source: varsel_core::Source::Ui,
+            occurred_at: now,
+            idempotency_key: Some(format!("demo-welcome-{user}")),
+            data: None,
+        },
+    })
+    .collect()
+}
+
 /// Seeds the demo data and returns the credentials to print.
 pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
     let now = state.now();
@@ -109,31 +142,9 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
             key
         }
     };
-    let welcome = varsel_store::NewEvent {
-        id: format!("evt_{}", ulid::Ulid::new()),
-        received_at: now,
-        body: varsel_store::EventBody {
-            kind: "comments.mention".into(),
-            account_id: ACCOUNT.into(),
-            actor_id: Some("admin".into()),
-            recipients: vec!["kari".into(), "ola".into()],
-            owner_id: None,
-            team_id: None,
-            object: Some(varsel_core::ObjectRef {
-                kind: "comment".into(),
-                id: "welcome".into(),
-                name: Some("Welcome to Varsel".into()),
-                url: Some("/ui/preferences".into()),
-            }),
-            source: varsel_core::Source::Ui,
-            occurred_at: now,
-            idempotency_key: Some("demo-welcome".into()),
-            data: None,
-        },
-    };
     state
         .ingest
-        .submit(vec![welcome])
+        .submit(welcome(state, now))
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     let week = 7 * 24 * 3600;

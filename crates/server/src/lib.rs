@@ -14,6 +14,7 @@ pub mod fanout;
 pub mod hub;
 pub mod ingest;
 pub mod jobs;
+pub mod links;
 pub mod mailer;
 pub mod openapi;
 pub mod processor;

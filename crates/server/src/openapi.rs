@@ -4,7 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    admin, catalog, channels, directory, events, feed, ops, prefs, stream, system, tokens,
+    admin, catalog, channels, directory, events, feed, links, me, ops, people, prefs, stream,
+    system, tokens,
 };
 
 struct Security;
@@ -45,13 +46,15 @@ impl Modify for Security {
         feed::get_feed, feed::get_unread, feed::post_read, feed::post_read_all, feed::post_seen,
         stream::get_stream, stream::post_presence,
         prefs::get_prefs, prefs::patch_prefs, prefs::turn_off_all, prefs::reset, prefs::dont_show, prefs::mute,
-        admin::get_defaults, admin::put_defaults, admin::list_profiles, admin::create_profile,
+        admin::get_defaults, admin::put_defaults, admin::patch_defaults, admin::list_profiles, admin::create_profile,
         admin::update_profile, admin::delete_profile,
         catalog::get_catalog,
         channels::get_webpush_key, channels::post_device, channels::get_devices, channels::delete_device,
         channels::list_connections, channels::put_connection, channels::delete_connection,
         ops::get_outbox, ops::list_jobs, ops::get_job, ops::retry_job, ops::get_notification,
         system::healthz, system::readyz, system::metrics,
+        me::get_me, me::patch_me, people::list_users,
+        links::open_settings, links::unsubscribe_page, links::unsubscribe, links::undo,
     )
 )]
 pub struct ApiDoc;

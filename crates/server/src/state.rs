@@ -24,6 +24,8 @@ pub struct Inner {
     pub hub: Hub,
     pub ingest: Ingest,
     pub tokens: Tokens,
+    /// Signs and checks the links in emails.
+    pub links: crate::links::Links,
     pub api_key: Option<String>,
     pub clock: Arc<dyn Clock>,
     pub metrics: PrometheusHandle,

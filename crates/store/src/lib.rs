@@ -11,6 +11,7 @@ use varsel_core::decide::Decision;
 use varsel_core::model::{ObjectRef, Source, Tier, User};
 use varsel_core::prefs::{PrefLayer, ProfileLike};
 
+pub mod backup;
 pub mod bus;
 pub mod channels;
 pub mod jobs;
@@ -39,6 +40,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("unsupported database url: {0}")]
     BadUrl(String),
+    /// The database server did not answer or refused: where, and why.
+    #[error("cannot reach {0}")]
+    Unreachable(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("migration error: {0}")]
@@ -247,6 +251,15 @@ pub trait Store: JobStore + UserStore + ChannelStore + Send + Sync + 'static {
     async fn get_account(&self, id: &str) -> Result<Option<Account>>;
     async fn upsert_user(&self, user: &User, now: i64) -> Result<()>;
     async fn get_user(&self, account: &str, id: &str) -> Result<Option<User>>;
+    /// Sets a user's locale (their pick on the settings page); false when there is no
+    /// such user.
+    async fn set_user_locale(
+        &self,
+        account: &str,
+        id: &str,
+        locale: &str,
+        now: i64,
+    ) -> Result<bool>;
     /// The users among `ids` that exist, with their own preference layer.
     async fn get_users(&self, account: &str, ids: &[String]) -> Result<Vec<(User, PrefLayer)>>;
     async fn upsert_team(&self, team: &Team, now: i64) -> Result<()>;

@@ -37,6 +37,30 @@ impl PgStore {
     /// Connects to `postgres://…` and runs the migrations.
     pub async fn open(url: &str) -> crate::Result<PgStore> {
         let opts = PgConnectOptions::from_str(url)?;
+        // One connection first: a server that is down or refuses says so at once, with
+        // where and why, instead of the pool's silent retries until its timeout.
+        let at = format!(
+            "PostgreSQL at {}:{} (database `{}`)",
+            opts.get_host(),
+            opts.get_port(),
+            opts.get_database().unwrap_or("postgres")
+        );
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            <sqlx::PgConnection as sqlx::Connection>::connect_with(&opts),
+        )
+        .await
+        {
+            Err(_) => {
+                return Err(crate::StoreError::Unreachable(format!(
+                    "{at}: no answer within 10 s"
+                )));
+            }
+            Ok(Err(e)) => return Err(crate::StoreError::Unreachable(format!("{at}: {e}"))),
+            Ok(Ok(conn)) => {
+                let _ = sqlx::Connection::close(conn).await;
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .connect_with(opts)

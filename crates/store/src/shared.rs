@@ -280,6 +280,19 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn set_user_locale(&self, account: &str, id: &str, locale: &str, now: i64) -> Result<bool> {
+                let r = sqlx::query(
+                    "UPDATE users SET locale = $3, updated_at = $4 WHERE account_id = $1 AND id = $2",
+                )
+                .bind(account.to_string())
+                .bind(id.to_string())
+                .bind(locale.to_string())
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(r.rows_affected() > 0)
+            }
+
             async fn get_user(&self, account: &str, id: &str) -> Result<Option<User>> {
                 let row = sqlx::query("SELECT * FROM users WHERE account_id = $1 AND id = $2")
                     .bind(account.to_string())

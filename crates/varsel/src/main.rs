@@ -7,10 +7,13 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use varsel_server::config::Config;
 
+/// `varsel --version`: the release and the commit it was built from.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("VARSEL_COMMIT"), ")");
+
 #[derive(Parser)]
 #[command(
     name = "varsel",
-    version,
+    version = VERSION,
     about = "Self-hosted user notifications in one binary"
 )]
 struct Cli {
@@ -38,6 +41,8 @@ enum Command {
     Key(KeyArgs),
     /// Print the commented default configuration.
     DefaultConfig,
+    /// Copy the SQLite database to FILE while the server runs (a consistent snapshot).
+    Backup(BackupArgs),
 }
 
 #[derive(Args)]
@@ -72,6 +77,14 @@ struct KeyArgs {
     /// A name to remember the key by.
     #[arg(long, default_value = "cli")]
     name: String,
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// The new file to write (it must not exist).
+    file: PathBuf,
 }
 
 #[derive(Args)]
@@ -147,11 +160,7 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
     cfg.validate()?;
     init_logging(&cfg);
     let running = varsel_server::app::start(cfg.clone()).await?;
-    let base = if cfg.public_url.is_empty() {
-        format!("http://{}", running.addr)
-    } else {
-        cfg.public_url.clone()
-    };
+    let base = running.state.config.base_url();
     tracing::info!(addr = %running.addr, backend = running.state.store.backend(), "varsel listening");
     if args.demo {
         let info = varsel_server::demo::seed(&running.state).await?;
@@ -252,6 +261,16 @@ fn build_event(args: &SendArgs) -> anyhow::Result<serde_json::Value> {
 
 async fn send(args: &SendArgs) -> anyhow::Result<()> {
     let ev = build_event(args)?;
+    for (field, flag, example) in [
+        ("type", "--type", "--type deals.mention"),
+        ("account_id", "--account", "--account demo"),
+    ] {
+        if ev.get(field).is_none() {
+            anyhow::bail!(
+                "the event needs a {field}: pass {flag} (e.g. {example}) or put \"{field}\" in --json"
+            );
+        }
+    }
     let url = format!("{}/v1/events", args.url.trim_end_matches('/'));
     let resp = reqwest::Client::new()
         .post(&url)
@@ -301,6 +320,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Key(args) => {
             let cfg = load_config(cli.config.as_ref(), &args.db)?;
+            existing_database(&cfg.database_url)?;
             let store = varsel_store::connect(&cfg.database_url).await?;
             let key = format!("vk_{}", varsel_server::auth::random_hex(20));
             let now = chrono_now();
@@ -310,11 +330,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{key}");
             Ok(())
         }
+        Command::Backup(args) => {
+            let cfg = load_config(cli.config.as_ref(), &args.db)?;
+            existing_database(&cfg.database_url)?;
+            varsel_store::backup::backup_sqlite(&cfg.database_url, &args.file).await?;
+            println!("backed up to {}", args.file.display());
+            Ok(())
+        }
         Command::DefaultConfig => {
             print!("{}", varsel_server::config::DEFAULT_TOML);
             Ok(())
         }
     }
+}
+
+/// The SQLite file of `url`, when it is one (`sqlite://FILE`, `sqlite:FILE?…`).
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    let path = path.split('?').next().unwrap_or(path);
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// Refuses a SQLite database that does not exist yet: a key stored in a new, empty file
+/// is a key the running server never sees.
+fn existing_database(url: &str) -> anyhow::Result<()> {
+    if let Some(file) = sqlite_file(url)
+        && !file.exists()
+    {
+        let here = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
+        anyhow::bail!(
+            "no database at {} (in {here}): run this where `varsel serve` keeps its database, \
+             or pass --database-url (or VARSEL_DATABASE_URL) of the server's database",
+            file.display()
+        );
+    }
+    Ok(())
 }
 
 fn chrono_now() -> i64 {

@@ -148,7 +148,7 @@ impl JobRun for EmailJob {
 }
 
 async fn send(state: &AppState, job: &Job, e: &EmailJob, fx: &mut Effects) -> Result<(), JobError> {
-    let (to, type_id, kinds, ctx) = match e {
+    let (to, type_id, kinds, mut ctx) = match e {
         EmailJob::Notifications { ids } => {
             let mut items: Vec<FeedItem> = Vec::new();
             for id in ids {
@@ -268,6 +268,8 @@ async fn send(state: &AppState, job: &Job, e: &EmailJob, fx: &mut Effects) -> Re
         }
     }
 
+    let links = crate::links::email_links(state, &to, &type_id);
+    links.add_to(&mut ctx);
     let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
     let content = state
         .email_templates
@@ -279,7 +281,7 @@ async fn send(state: &AppState, job: &Job, e: &EmailJob, fx: &mut Effects) -> Re
         to_name: to.name.clone(),
         message_id: format!("{key}.email@{}", id_domain(&state.config.email_from)),
         content,
-        unsubscribe_url: Some(preferences_url(state)),
+        unsubscribe_url: links.unsubscribe.clone(),
     };
     let started = std::time::Instant::now();
     match &state.mailer {

@@ -112,6 +112,30 @@ pub async fn put_defaults(
     Ok(Json(layer_view(&state, &layer)))
 }
 
+#[utoipa::path(patch, path = "/v1/accounts/{account}/defaults", tag = "admin",
+    security(("api_key" = []), ("user_token" = [])), params(("account" = String, Path)),
+    request_body = PreferencesPatch,
+    responses((status = 200, body = PreferencesView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+/// Changes only the given settings of the account defaults; the rest stay as stored.
+pub async fn patch_defaults(
+    State(state): State<AppState>,
+    AnyCaller(caller): AnyCaller,
+    ApiPath(account): ApiPath<String>,
+    ApiJson(patch): ApiJson<PreferencesPatch>,
+) -> ApiResult<Json<PreferencesView>> {
+    authorize(&state, &caller, &account, true).await?;
+    let before = state.store.account_defaults(&account).await?;
+    let layer = layer_from(&state, &patch, before.clone())?;
+    let now = state.now();
+    state
+        .store
+        .put_account_defaults(&account, &layer, now)
+        .await?;
+    email_affected_users(&state, &account, &before, &layer, now).await?;
+    Ok(Json(layer_view(&state, &layer)))
+}
+
 /// Emails every user whose effective settings the new defaults change (SPEC §2).
 async fn email_affected_users(
     state: &AppState,

@@ -130,6 +130,22 @@ fn short_list(field: &str, list: &[String]) -> ApiResult<()> {
     Ok(())
 }
 
+/// A locale is a language tag: `en`, `nb`, `pt-BR`.
+pub fn check_locale(locale: &str) -> ApiResult<()> {
+    if locale.is_empty()
+        || locale.len() > 16
+        || !locale
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ApiError::invalid(
+            "invalid_locale",
+            "locale must be a language tag such as en or nb",
+        ));
+    }
+    Ok(())
+}
+
 fn parse_user(account: &str, id: &str, body: UserIn) -> ApiResult<User> {
     let email = body.email.trim().to_string();
     let at = email.find('@');
@@ -143,17 +159,7 @@ fn parse_user(account: &str, id: &str, body: UserIn) -> ApiResult<User> {
         ));
     }
     let locale = body.locale.unwrap_or_else(|| "en".into());
-    if locale.is_empty()
-        || locale.len() > 16
-        || !locale
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(ApiError::invalid(
-            "invalid_locale",
-            "locale must be a language tag such as en or nb",
-        ));
-    }
+    check_locale(&locale)?;
     let timezone = body.timezone.unwrap_or_else(|| "UTC".into());
     if timezone.parse::<chrono_tz::Tz>().is_err() {
         return Err(ApiError::invalid(

@@ -7,7 +7,10 @@ pub mod channels;
 pub mod directory;
 pub mod events;
 pub mod feed;
+pub mod links;
+pub mod me;
 pub mod ops;
+pub mod people;
 pub mod prefs;
 pub mod stream;
 pub mod system;
@@ -43,13 +46,16 @@ pub fn router(state: AppState) -> Router {
             "/v1/accounts/{account}/users/{user}",
             put(directory::put_user),
         )
+        .route("/v1/accounts/{account}/users", get(people::list_users))
         .route(
             "/v1/accounts/{account}/teams/{team}",
             put(directory::put_team),
         )
         .route(
             "/v1/accounts/{account}/defaults",
-            get(admin::get_defaults).put(admin::put_defaults),
+            get(admin::get_defaults)
+                .put(admin::put_defaults)
+                .patch(admin::patch_defaults),
         )
         .route(
             "/v1/accounts/{account}/profiles",
@@ -72,6 +78,7 @@ pub fn router(state: AppState) -> Router {
             get(channels::get_devices).post(channels::post_device),
         )
         .route("/v1/me/devices/{id}", delete(channels::delete_device))
+        .route("/v1/me", get(me::get_me).patch(me::patch_me))
         .route("/v1/webpush/key", get(channels::get_webpush_key))
         .route("/v1/tokens", post(tokens::post_token))
         .route("/v1/events", post(events::post_event))
@@ -121,6 +128,17 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(batch)
+        .route("/email/settings/{token}", get(links::open_settings))
+        .route(
+            "/email/unsubscribe/{token}",
+            get(links::unsubscribe_page)
+                .post(links::unsubscribe)
+                .layer(DefaultBodyLimit::max(4096)),
+        )
+        .route(
+            "/email/unsubscribe/{token}/undo",
+            post(links::undo).layer(DefaultBodyLimit::max(4096)),
+        )
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))

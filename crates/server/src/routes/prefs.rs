@@ -97,7 +97,7 @@ impl UserPrefs {
 }
 
 /// Loads, edits and stores the user's own layer, retrying on a concurrent change.
-async fn edit(
+pub(crate) async fn edit(
     state: &AppState,
     me: &UserAuth,
     f: impl Fn(&mut PrefLayer, &User) -> Result<(), ApiError>,

@@ -314,3 +314,97 @@ async fn profiles_create_list_update_delete() {
         json!("catalog")
     );
 }
+
+#[tokio::test]
+async fn patch_changes_only_the_given_defaults() {
+    let app = TestApp::spawn().await;
+    let (root, user) = setup(&app, "enterprise").await;
+    app.put(
+        "/v1/accounts/acme/defaults",
+        &Auth::Key,
+        json!({"tabs": {"email": {"types": {"deals.mention": {"on": false}}}}}),
+    )
+    .await
+    .ok(200);
+    let saved = app
+        .patch(
+            "/v1/accounts/acme/defaults",
+            &Auth::user(&root),
+            json!({"tabs": {"desktop": {"types": {"crm.mention": {"on": false}}}}}),
+        )
+        .await
+        .ok(200)
+        .clone();
+    // The earlier default stays; the new one is added; nothing else becomes "account".
+    assert_eq!(
+        saved["tabs"]["email"]["types"]["deals.mention"]["on"],
+        json!(false)
+    );
+    assert_eq!(
+        saved["tabs"]["desktop"]["types"]["crm.mention"]["on"],
+        json!(false)
+    );
+    let prefs = app.prefs(&user).await;
+    let account_sourced: Vec<String> = ["email", "desktop", "other_apps", "mobile"]
+        .iter()
+        .flat_map(|tab| {
+            prefs["tabs"][tab]["types"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(_, s)| s["source"] == "account")
+                .map(move |(id, _)| format!("{tab}/{id}"))
+        })
+        .collect();
+    assert_eq!(
+        account_sourced,
+        vec!["email/deals.mention", "desktop/crm.mention"]
+    );
+    // The same rules as PUT.
+    let u = app.token("acme", "u").await;
+    app.patch("/v1/accounts/acme/defaults", &Auth::user(&u), json!({}))
+        .await
+        .assert_error(403, "super_admin_required");
+    app.patch(
+        "/v1/accounts/acme/defaults",
+        &Auth::Key,
+        json!({"tabs": {"email": {"types": {"nope.nope": {"on": false}}}}}),
+    )
+    .await
+    .error(422);
+}
+
+#[tokio::test]
+async fn the_account_users_and_roles_for_profile_pickers() {
+    let app = TestApp::spawn().await;
+    let (root, user) = setup(&app, "enterprise").await;
+    app.put_user(
+        "acme",
+        "b",
+        json!({"name": "Bea", "roles": ["sales", "support"]}),
+    )
+    .await;
+    let people = app
+        .get("/v1/accounts/acme/users", &Auth::user(&root))
+        .await
+        .ok(200)
+        .clone();
+    let ids: Vec<&str> = people["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["b", "root", "u"]);
+    assert_eq!(people["users"][0]["name"], "Bea");
+    assert_eq!(people["roles"], json!(["sales", "super_admin", "support"]));
+    assert_eq!(people["truncated"], false);
+    // Only super admins (and the key); never another account.
+    app.get("/v1/accounts/acme/users", &Auth::user(&user))
+        .await
+        .assert_error(403, "super_admin_required");
+    app.get("/v1/accounts/acme/users", &Auth::Key).await.ok(200);
+    app.get("/v1/accounts/other/users", &Auth::user(&root))
+        .await
+        .assert_error(403, "forbidden");
+}

@@ -12,6 +12,7 @@ mod events;
 mod faults;
 mod feed;
 mod isolation;
+mod links;
 mod openapi;
 mod precedence;
 mod prefs;

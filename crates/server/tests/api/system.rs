@@ -133,8 +133,12 @@ async fn demo_seed_shows_kari_her_welcome() {
         feed[0]["title"],
         json!("Ada Admin nevnte deg i en kommentar")
     );
-    assert_eq!(feed[0]["body"], json!("Welcome to Varsel"));
-    assert_eq!(feed[0]["url"], json!("/ui/preferences"));
+    // All Norwegian for Kari, and a link that works from an email too.
+    assert_eq!(feed[0]["body"], json!("Velkommen til Varsel"));
+    assert_eq!(
+        feed[0]["url"],
+        json!(format!("{}/ui/preferences", app.base))
+    );
 
     // The admin token is a super admin's; seeding again changes nothing.
     app.get("/v1/accounts/demo/defaults", &Auth::user(&info.admin_token))
