@@ -10,6 +10,8 @@
  * data-preferences-url  optional: where "notification preferences" links go
  *
  * When it is ready, window.Varsel is the controller and a `varsel:ready` event fires.
+ * The live stream ends when the user token expires; define window.VarselTokenProvider
+ * (a function returning a fresh token, or a promise of one) to keep it going.
  */
 (function () {
   'use strict';

@@ -112,6 +112,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
     let welcome = varsel_store::NewEvent {
         id: format!("evt_{}", ulid::Ulid::new()),
         received_at: now,
+        request_hash: None,
         body: varsel_store::EventBody {
             kind: "comments.mention".into(),
             account_id: ACCOUNT.into(),

@@ -41,6 +41,8 @@ pub struct Inner {
     pub known_accounts: RwLock<HashSet<String>>,
     /// Slack, Teams, Web Push, FCM and APNs.
     pub providers: crate::channels::Providers,
+    /// Request rate limits of this node.
+    pub limits: crate::limits::Limits,
 }
 
 #[derive(Clone)]
