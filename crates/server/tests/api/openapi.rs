@@ -139,4 +139,25 @@ async fn openapi_parameters_and_statuses_are_exact() {
     let stream = &doc["paths"]["/v1/me/stream"]["get"];
     assert!(stream["responses"]["429"].is_object(), "too_many_streams");
     assert!(doc["paths"]["/v1/events"]["post"]["responses"]["409"].is_object());
+    // Host ids carry their pattern, in paths and in bodies; enums are listed.
+    let host_id = "^[A-Za-z0-9._:@-]{1,128}$";
+    let account = &doc["paths"]["/v1/accounts/{account}"]["put"]["parameters"][0];
+    assert_eq!(account["schema"]["pattern"], host_id, "{account}");
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["EventIn"]["properties"]["account_id"]["pattern"],
+        host_id
+    );
+    assert_eq!(schemas["BatchIn"]["properties"]["events"]["maxItems"], 1000);
+    let jobs = &doc["paths"]["/v1/jobs"]["get"]["parameters"];
+    let state = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "state")
+        .unwrap();
+    assert_eq!(
+        state["schema"]["enum"],
+        serde_json::json!(["dead", "scheduled", "done"])
+    );
 }
