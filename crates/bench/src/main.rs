@@ -19,13 +19,15 @@ const SCENARIOS: &[&str] = &[
     "idle",
     "decisions",
     "email",
+    "delivery",
+    "delivery10",
 ];
 
 #[derive(Parser)]
 #[command(about = "Varsel's benchmarks against the limits of this machine (loopback only)")]
 struct Cli {
     /// Scenarios to run (comma-separated or repeated): ingest, batch, fanout, e2e,
-    /// connections, idle, decisions, email. Default: all.
+    /// connections, idle, decisions, email, delivery, delivery10. Default: all.
     #[arg(long = "scenario", value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Backends: sqlite, postgres. Default: both.
@@ -203,7 +205,31 @@ fn lines() -> Vec<Line> {
             "per_s",
             Some(Goal::AtLeast(1_000_000.0)),
         ),
-        l("email", "emails/s", "emails_s", None),
+        l(
+            "email",
+            "emails/s to SMTP",
+            "emails_s",
+            Some(Goal::AtLeast(3_000.0)),
+        ),
+        l("delivery", "accepted events/s", "accepted_s", None),
+        l("delivery", "bell done, events/s", "bell_s", None),
+        l("delivery", "bell + email done, events/s", "e2e_s", None),
+        l("delivery", "email trails the load by, s", "trail_s", None),
+        l(
+            "delivery",
+            "peak RSS (bench process), MiB",
+            "peak_mib",
+            None,
+        ),
+        l("delivery10", "accepted events/s", "accepted_s", None),
+        l("delivery10", "bell + email done, events/s", "e2e_s", None),
+        l("delivery10", "emails/s", "emails_s", None),
+        l(
+            "delivery10",
+            "email trails the load by, s",
+            "trail_s",
+            Some(Goal::AtMost(5.0)),
+        ),
     ]
 }
 
@@ -377,6 +403,8 @@ fn main() -> anyhow::Result<()> {
         ("connections", |c, b| Box::pin(scenarios::connections(c, b))),
         ("idle", |c, b| Box::pin(scenarios::idle(c, b))),
         ("email", |c, b| Box::pin(scenarios::email(c, b))),
+        ("delivery", |c, b| Box::pin(scenarios::delivery(c, b))),
+        ("delivery10", |c, b| Box::pin(scenarios::delivery10(c, b))),
     ];
     for (name, f) in table {
         if !want(name) {

@@ -507,6 +507,116 @@ pub async fn email(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
     Ok(vec![("emails_s", n as f64 / secs)])
 }
 
+/// The process's peak resident memory so far (MiB), from `/proc/self/status`.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map_or(0.0, |k| k / 1024.0)
+}
+
+/// End to end, bell and email: `n` events (batches of 1,000 over 4 connections, as fast
+/// as they are accepted) to users with email on and no SMTP server (the outbox is the
+/// sink), each with `recipients` recipients. Measures the accepted rate, then the time
+/// until everything is done: every event processed (bell items) and every job recorded
+/// (emails in the outbox), and how far the email backlog trailed the load.
+async fn delivery_run(ctx: &Ctx, backend: Backend, recipients: usize) -> anyhow::Result<Figures> {
+    let n = if ctx.quick { 5_000 } else { 40_000 } / recipients.max(1);
+    let users = 1_000;
+    let seed = Seed {
+        prefix: "e",
+        n: users,
+        flags: "{}",
+        prefs: "{}",
+        team: None,
+    };
+    let (db, app) = seeded(ctx, backend, |_| {}, &seed).await?;
+    let bodies: Vec<Bytes> = (0..n.div_ceil(BATCH))
+        .map(|b| {
+            let events: Vec<serde_json::Value> = (0..BATCH.min(n - b * BATCH))
+                .map(|j| {
+                    let k = b * BATCH + j;
+                    let to: Vec<String> = (0..recipients)
+                        .map(|r| format!("e{}", (k * recipients + r) % users))
+                        .collect();
+                    let mut e = stage_changed("", k, &format!("https://crm.example/deals/{k}"));
+                    e["recipients"] = json!(to);
+                    e
+                })
+                .collect();
+            bytes(&json!({ "events": events }))
+        })
+        .collect();
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicU64::new(0));
+    let t0 = Instant::now();
+    let mut posts = Vec::new();
+    for _ in 0..BATCH_CONNS {
+        let (bodies, next, addr) = (bodies.clone(), next.clone(), app.addr);
+        posts.push(tokio::spawn(async move {
+            let mut conn = Conn::open(addr).await?;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(body) = bodies.get(i) else {
+                    return anyhow::Ok(());
+                };
+                let (status, _) = conn
+                    .send(&Req::post("/v1/events/batch", API_KEY, body.clone()))
+                    .await?;
+                anyhow::ensure!(status == 202, "batch: {status}");
+            }
+        }));
+    }
+    for p in posts {
+        p.await??;
+    }
+    let accepted_s = t0.elapsed().as_secs_f64();
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let mut bell_s = None;
+    loop {
+        let p = app.state.store.pending_oldest().await?;
+        if p.events.is_none() && bell_s.is_none() {
+            bell_s = Some(t0.elapsed().as_secs_f64());
+        }
+        if p.events.is_none() && p.jobs.is_none() {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "backlog not drained after 900 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let done_s = t0.elapsed().as_secs_f64();
+    let emails = app.direct.count("SELECT COUNT(*) FROM outbox").await?;
+    let expected = (n * recipients) as i64;
+    finish(db, app).await?;
+    anyhow::ensure!(
+        emails == expected,
+        "{emails} emails in the outbox, {expected} expected"
+    );
+    Ok(vec![
+        ("accepted_s", n as f64 / accepted_s),
+        ("bell_s", n as f64 / bell_s.unwrap_or(done_s)),
+        ("e2e_s", n as f64 / done_s),
+        ("emails_s", expected as f64 / done_s),
+        ("trail_s", done_s - accepted_s),
+        ("peak_mib", peak_rss_mib()),
+    ])
+}
+
+/// [`delivery_run`] with one recipient per event.
+pub async fn delivery(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
+    delivery_run(ctx, backend, 1).await
+}
+
+/// [`delivery_run`] with ten recipients per event.
+pub async fn delivery10(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
+    delivery_run(ctx, backend, 10).await
+}
+
 /// Calls of the pure decision function per second on one thread (each decides the 7
 /// channels of one recipient).
 pub fn decisions(ctx: &Ctx) -> Figures {

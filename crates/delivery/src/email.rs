@@ -1,13 +1,12 @@
 //! Email: templates (subject, text, HTML per kind and locale, as files) rendered with
-//! minijinja, and sending over SMTP with pooled connections (lettre). Per-type templates
+//! minijinja, and sending over SMTP (`smtp.rs`). Per-type templates
 //! can be dropped into a directory: `<dir>/<locale>/<type id>.{subject,txt,html}`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
+use lettre::Message;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
@@ -218,6 +217,9 @@ pub struct OutgoingEmail {
 #[error("{message}")]
 pub struct SendError {
     pub retryable: bool,
+    /// The server or the connection failed (not this message): it counts against the
+    /// destination's circuit breaker.
+    pub destination: bool,
     pub message: String,
 }
 
@@ -225,6 +227,7 @@ pub struct SendError {
 pub fn build_message(e: &OutgoingEmail) -> Result<Message, SendError> {
     let bad = |what: &str, err: &dyn std::fmt::Display| SendError {
         retryable: false,
+        destination: false,
         message: format!("{what}: {err}"),
     };
     let from: Mailbox = e.from.parse().map_err(|x| bad("from address", &x))?;
@@ -260,43 +263,7 @@ pub fn build_message(e: &OutgoingEmail) -> Result<Message, SendError> {
         .map_err(|x| bad("message", &x))
 }
 
-/// Sends email over SMTP: `smtp://host:port` (plain), `smtp+starttls://…` (STARTTLS
-/// required), `smtps://…` (TLS); user and password may be in the URL.
-pub struct SmtpMailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
-}
-
-impl SmtpMailer {
-    pub fn new(url: &str, timeout: Duration) -> Result<SmtpMailer, SendError> {
-        let url = match url.strip_prefix("smtp+starttls://") {
-            Some(rest) => {
-                let sep = if rest.contains('?') { "&" } else { "?" };
-                format!("smtp://{rest}{sep}tls=required")
-            }
-            None => url.to_string(),
-        };
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
-            .map_err(|e| SendError {
-                retryable: false,
-                message: format!("smtp url: {e}"),
-            })?
-            .timeout(Some(timeout))
-            .build();
-        Ok(SmtpMailer { transport })
-    }
-
-    pub async fn send(&self, e: &OutgoingEmail) -> Result<(), SendError> {
-        let msg = build_message(e)?;
-        match self.transport.send(msg).await {
-            Ok(_) => Ok(()),
-            // 5xx answers are permanent; connection problems and 4xx are worth retrying.
-            Err(err) => Err(SendError {
-                retryable: !err.is_permanent(),
-                message: format!("smtp: {err}"),
-            }),
-        }
-    }
-}
+pub use crate::smtp::{SmtpLimits, SmtpMailer};
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ pub mod email;
 pub mod fcm;
 pub mod guard;
 pub mod slack;
+mod smtp;
 pub mod teams;
 mod text;
 pub mod webpush;

@@ -364,14 +364,13 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 /// Sends one Web API call and reads Slack's envelope: the body when `ok`, else the error.
 async fn call(req: reqwest::RequestBuilder) -> Result<Value, SlackError> {
     let resp = req.send().await.map_err(|e| {
-        let e = e.without_url();
         if e.is_builder() {
             SlackError::Invalid {
-                message: e.to_string(),
+                message: e.without_url().to_string(),
                 retryable: false,
             }
         } else {
-            SlackError::Network(e.to_string())
+            SlackError::Network(crate::wire::network_error(e))
         }
     })?;
     let status = resp.status();

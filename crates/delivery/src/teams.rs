@@ -189,11 +189,10 @@ impl TeamsClient {
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {
-                let e = e.without_url();
                 return if e.is_builder() {
-                    Outcome::permanent(format!("teams: {e}"))
+                    Outcome::permanent(format!("teams: {}", e.without_url()))
                 } else {
-                    Outcome::retry(format!("teams: {e}"))
+                    Outcome::retry(format!("teams: {}", crate::wire::network_error(e)))
                 };
             }
         };

@@ -58,7 +58,19 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
 /// A transport error as text without the request URL (push endpoints and device tokens
 /// are secrets and must not reach logs or delivery states).
 pub(crate) fn network_error(e: reqwest::Error) -> String {
-    e.without_url().to_string()
+    let e = e.without_url();
+    if e.is_timeout() {
+        return "no answer: timed out at the deadline".into();
+    }
+    // reqwest's own text ("error sending request") hides the cause: add the chain.
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// Seconds since the Unix epoch, for `iat` / `exp` claims.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use varsel_delivery::apns::{ApnsClient, ApnsDevice, ApnsError, ApnsKey, apns_id};
 use varsel_delivery::channel::{Channel, Message, Outcome};
 use varsel_testkit::apns::{ApnsFault, ApnsServer, generate_key};
+use varsel_testkit::fault::{Misbehaviour, ends, until};
 
 const TEAM: &str = "TEAM123456";
 const KEY_ID: &str = "KEY7654321";
@@ -29,11 +30,18 @@ fn message() -> Message {
     }
 }
 
+/// The client's timeout in the tests of a server that hangs or answers late.
+const SHORT: Duration = Duration::from_millis(300);
+
 async fn setup() -> (ApnsServer, ApnsClient) {
+    setup_with(Duration::from_secs(5)).await
+}
+
+async fn setup_with(timeout: Duration) -> (ApnsServer, ApnsClient) {
     let (pem, public) = generate_key();
     let server = ApnsServer::start(TEAM, KEY_ID, TOPIC, public).await;
     let key = ApnsKey::from_p8(&pem, KEY_ID, TEAM).unwrap();
-    let client = ApnsClient::new(key, TOPIC, &server.base_url(), Duration::from_secs(5)).unwrap();
+    let client = ApnsClient::new(key, TOPIC, &server.base_url(), timeout).unwrap();
     (server, client)
 }
 
@@ -193,6 +201,11 @@ async fn server_errors_are_retried_and_other_400s_are_permanent() {
             "{reason}: {outcome:?}"
         );
     }
+    assert_eq!(
+        client.deliver(&device(), &message()).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.accepted().len(), 1);
     for (status, reason) in [(400, "BadTopic"), (413, "PayloadTooLarge")] {
         server.fail_next(1, ApnsFault::new(status, reason));
         let outcome = client.deliver(&device(), &message()).await;
@@ -227,4 +240,103 @@ async fn large_bodies_are_cut_to_fit_and_secrets_do_not_show() {
     assert!(!format!("{client:?}").contains("PRIVATE"));
     assert!(!format!("{:?}", device()).contains("a1b2"));
     assert!(ApnsKey::from_p8("not a key", KEY_ID, TEAM).is_err());
+}
+
+// APNs misbehaving: each case is retried (or counted delivered), and the next send goes
+// through (after a reset, on a new HTTP/2 connection).
+
+#[tokio::test]
+async fn a_hanging_apns_is_retried_after_the_timeout() {
+    let (server, client) = setup_with(SHORT).await;
+    server.misbehave_next(1, Misbehaviour::Hang);
+    let outcome = ends(
+        "a send to a hanging APNs",
+        client.deliver(&device(), &message()),
+    )
+    .await;
+    let Outcome::Retry {
+        after: None,
+        reason,
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert!(!reason.contains(&device().token), "{reason}");
+    assert!(server.accepted().is_empty());
+    assert_eq!(
+        client.deliver(&device(), &message()).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.accepted().len(), 1);
+}
+
+#[tokio::test]
+async fn a_reset_connection_is_retried_and_the_next_send_goes_through() {
+    let (server, client) = setup_with(SHORT).await;
+    assert_eq!(
+        client.deliver(&device(), &message()).await,
+        Outcome::Delivered
+    );
+    server.misbehave_next(1, Misbehaviour::Reset);
+    let err = ends(
+        "a send to a resetting APNs",
+        client.send(&device(), &message()),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ApnsError::Network(_)), "{err:?}");
+    assert!(matches!(err.outcome(), Outcome::Retry { after: None, .. }));
+    assert_eq!(
+        client.deliver(&device(), &message()).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.accepted().len(), 2);
+}
+
+#[tokio::test]
+async fn a_slow_apns_within_the_timeout_delivers_and_past_it_is_retried() {
+    let (server, client) = setup().await;
+    server.misbehave_next(1, Misbehaviour::Slow(Duration::from_millis(200)));
+    let started = std::time::Instant::now();
+    assert_eq!(
+        client.deliver(&device(), &message()).await,
+        Outcome::Delivered
+    );
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert_eq!(server.accepted().len(), 1);
+
+    // Past the timeout: retried, though APNs has it (the retry carries the same apns-id).
+    let (server, client) = setup_with(SHORT).await;
+    server.misbehave_next(1, Misbehaviour::Slow(Duration::from_secs(1)));
+    let outcome = ends(
+        "a send to a slow APNs",
+        client.deliver(&device(), &message()),
+    )
+    .await;
+    assert!(
+        matches!(outcome, Outcome::Retry { after: None, .. }),
+        "{outcome:?}"
+    );
+    until("APNs takes the late notification", || {
+        server.accepted().len() == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_200_counts_as_delivered_whatever_its_body() {
+    // APNs answers 200 with no body, and the adapter reads none: a 200 from something in
+    // front of APNs counts as delivered, and the notification is lost.
+    let (server, client) = setup().await;
+    server.misbehave_next(1, Misbehaviour::InvalidBody);
+    assert_eq!(
+        client.deliver(&device(), &message()).await,
+        Outcome::Delivered
+    );
+    assert!(server.accepted().is_empty());
+    assert_eq!(
+        client.deliver(&device(), &message()).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.accepted().len(), 1);
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use varsel_delivery::channel::{Channel, Message, Outcome};
 use varsel_delivery::fcm::{FcmClient, FcmError, ServiceAccount};
+use varsel_testkit::fault::{Misbehaviour, ends, until};
 use varsel_testkit::fcm::{FcmFault, FcmServer};
 
 const DEVICE: &str = "fcm-token-AAAA:bbbb_cccc-dddd";
@@ -24,10 +25,17 @@ fn message() -> Message {
     }
 }
 
+/// The client's timeout in the tests of a server that hangs or answers late.
+const SHORT: Duration = Duration::from_millis(300);
+
 async fn setup() -> (FcmServer, FcmClient) {
+    setup_with(Duration::from_secs(5)).await
+}
+
+async fn setup_with(timeout: Duration) -> (FcmServer, FcmClient) {
     let server = FcmServer::start("varsel-test").await;
     let account = ServiceAccount::from_json(&server.service_account_json()).unwrap();
-    let client = FcmClient::new(account, &server.base_url(), Duration::from_secs(5)).unwrap();
+    let client = FcmClient::new(account, &server.base_url(), timeout).unwrap();
     (server, client)
 }
 
@@ -177,6 +185,11 @@ async fn unavailable_and_internal_are_retried() {
             "{code}: {outcome:?}"
         );
     }
+    assert_eq!(
+        client.deliver(&DEVICE.to_string(), &message()).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.sent().len(), 1);
 }
 
 #[tokio::test]
@@ -257,4 +270,108 @@ async fn the_private_key_does_not_show() {
     let mut bad = account.clone();
     bad.private_key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----".into();
     assert!(FcmClient::new(bad, &server.base_url(), Duration::from_secs(5)).is_err());
+}
+
+// FCM or its token endpoint misbehaving: each case is retried (or counted delivered),
+// and the next send goes through.
+
+#[tokio::test]
+async fn a_hanging_or_resetting_fcm_is_retried() {
+    let (server, client) = setup_with(SHORT).await;
+    for m in [Misbehaviour::Hang, Misbehaviour::Reset] {
+        server.misbehave_next(1, m.clone());
+        let outcome = ends("a send to a misbehaving FCM", async {
+            client.deliver(&DEVICE.to_string(), &message()).await
+        })
+        .await;
+        let Outcome::Retry {
+            after: None,
+            reason,
+        } = &outcome
+        else {
+            panic!("{m:?}: {outcome:?}")
+        };
+        assert!(!reason.contains(DEVICE), "{reason}");
+    }
+    assert!(server.sent().is_empty());
+    assert_eq!(
+        client.deliver(&DEVICE.to_string(), &message()).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.sent().len(), 1);
+    // One access token served every attempt.
+    assert_eq!(server.tokens_issued(), 1);
+}
+
+#[tokio::test]
+async fn a_slow_fcm_within_the_timeout_delivers_and_past_it_is_retried() {
+    let (server, client) = setup().await;
+    server.misbehave_next(1, Misbehaviour::Slow(Duration::from_millis(200)));
+    let started = std::time::Instant::now();
+    assert_eq!(
+        client.deliver(&DEVICE.to_string(), &message()).await,
+        Outcome::Delivered
+    );
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert_eq!(server.sent().len(), 1);
+
+    // Past the timeout: retried, though FCM has the message (a retry sends it twice).
+    let (server, client) = setup_with(SHORT).await;
+    server.misbehave_next(1, Misbehaviour::Slow(Duration::from_secs(1)));
+    let outcome = ends("a send to a slow FCM", async {
+        client.deliver(&DEVICE.to_string(), &message()).await
+    })
+    .await;
+    assert!(
+        matches!(outcome, Outcome::Retry { after: None, .. }),
+        "{outcome:?}"
+    );
+    until("FCM takes the late message", || server.sent().len() == 1).await;
+}
+
+#[tokio::test]
+async fn a_200_from_messages_send_counts_as_delivered_whatever_its_body() {
+    // FCM answers {"name": …}; the adapter does not require it, so a 200 from something
+    // in front of FCM counts as delivered, and the message is lost.
+    let (server, client) = setup().await;
+    server.misbehave_next(1, Misbehaviour::InvalidBody);
+    assert_eq!(client.send(DEVICE, &message()).await.unwrap(), "");
+    assert!(server.sent().is_empty());
+    assert_eq!(
+        client.deliver(&DEVICE.to_string(), &message()).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_misbehaving_token_endpoint_is_retried() {
+    let (server, client) = setup_with(SHORT).await;
+    for m in [
+        Misbehaviour::Hang,
+        Misbehaviour::Reset,
+        Misbehaviour::InvalidBody,
+    ] {
+        server.misbehave_next_token(1, m.clone());
+        let err = ends("a token fetch", client.send(DEVICE, &message()))
+            .await
+            .unwrap_err();
+        let expected = match m {
+            Misbehaviour::InvalidBody => matches!(err, FcmError::Invalid(_)),
+            _ => matches!(err, FcmError::Network(_)),
+        };
+        assert!(expected, "{m:?}: {err:?}");
+        assert!(
+            matches!(err.outcome(), Outcome::Retry { after: None, .. }),
+            "{m:?}: {err:?}"
+        );
+    }
+    assert_eq!(server.tokens_issued(), 0);
+    assert!(server.sent().is_empty());
+    assert_eq!(
+        client.deliver(&DEVICE.to_string(), &message()).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.tokens_issued(), 1);
+    assert_eq!(server.sent().len(), 1);
 }

@@ -7,15 +7,23 @@ use std::time::Duration;
 
 use varsel_delivery::channel::{Channel, Message, Outcome};
 use varsel_delivery::slack::{SlackClient, SlackError, SlackTarget, SlackToken};
+use varsel_testkit::fault::{Misbehaviour, ends, until};
 use varsel_testkit::slack::{SlackFault, SlackServer};
 
 const TOKEN: &str = "xoxb-1111-2222-testtoken";
 
+/// The client's timeout in the tests of a server that hangs or answers late.
+const SHORT: Duration = Duration::from_millis(300);
+
 async fn setup() -> (SlackServer, SlackClient) {
+    setup_with(Duration::from_secs(5)).await
+}
+
+async fn setup_with(timeout: Duration) -> (SlackServer, SlackClient) {
     let server = SlackServer::start(TOKEN).await;
     server.add_user("kari@example.com", "U0KARI");
     server.add_user("ola@example.com", "U0OLA");
-    let client = SlackClient::new(&server.base_url(), Duration::from_secs(5)).unwrap();
+    let client = SlackClient::new(&server.base_url(), timeout).unwrap();
     (server, client)
 }
 
@@ -163,6 +171,11 @@ async fn server_errors_are_retried() {
         assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
     }
     assert!(server.messages().is_empty());
+    assert_eq!(
+        client.deliver(&target("U0KARI"), &message("en")).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.messages().len(), 1);
 }
 
 #[tokio::test]
@@ -235,4 +248,135 @@ async fn nothing_listening_is_retried() {
         .unwrap_err();
     assert!(matches!(err, SlackError::Network(_)), "{err:?}");
     assert!(matches!(err.outcome(), Outcome::Retry { after: None, .. }));
+}
+
+// A server that misbehaves: each case is retried (or delivered), and the next send goes
+// through.
+
+#[tokio::test]
+async fn a_hanging_server_is_retried_after_the_timeout() {
+    let (server, client) = setup_with(SHORT).await;
+    server.misbehave_next(1, Misbehaviour::Hang);
+    let outcome = ends("a send to a hanging Slack", async {
+        client.deliver(&target("U0KARI"), &message("en")).await
+    })
+    .await;
+    assert!(
+        matches!(outcome, Outcome::Retry { after: None, .. }),
+        "{outcome:?}"
+    );
+    assert!(server.messages().is_empty());
+    assert_eq!(
+        client.deliver(&target("U0KARI"), &message("en")).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_reset_connection_is_retried() {
+    let (server, client) = setup_with(SHORT).await;
+    server.misbehave_next(1, Misbehaviour::Reset);
+    let err = client
+        .post_message(&token(), "U0KARI", &message("en"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SlackError::Network(_)), "{err:?}");
+    assert!(matches!(err.outcome(), Outcome::Retry { after: None, .. }));
+    assert!(server.messages().is_empty());
+    assert_eq!(
+        client.deliver(&target("U0KARI"), &message("en")).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn an_answer_that_is_not_slacks_json_is_retried() {
+    let (server, client) = setup().await;
+    server.misbehave_next(1, Misbehaviour::InvalidBody);
+    let err = client
+        .post_message(&token(), "U0KARI", &message("en"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SlackError::Invalid {
+                retryable: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(matches!(err.outcome(), Outcome::Retry { after: None, .. }));
+    assert_eq!(
+        client.deliver(&target("U0KARI"), &message("en")).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_slow_answer_within_the_timeout_is_delivered() {
+    let (server, client) = setup().await;
+    server.misbehave_next(1, Misbehaviour::Slow(Duration::from_millis(200)));
+    let started = std::time::Instant::now();
+    assert_eq!(
+        client.deliver(&target("U0KARI"), &message("en")).await,
+        Outcome::Delivered
+    );
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert_eq!(server.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_slow_answer_past_the_timeout_is_retried_and_the_retry_posts_it_again() {
+    // chat.postMessage has no idempotency key: Slack posts what it received even though
+    // the client gave up, and the retry posts a second message.
+    let (server, client) = setup_with(SHORT).await;
+    server.misbehave_next(1, Misbehaviour::Slow(Duration::from_secs(1)));
+    let outcome = ends("a send to a slow Slack", async {
+        client.deliver(&target("U0KARI"), &message("en")).await
+    })
+    .await;
+    assert!(
+        matches!(outcome, Outcome::Retry { after: None, .. }),
+        "{outcome:?}"
+    );
+    until("Slack posts the late message", || {
+        server.messages().len() == 1
+    })
+    .await;
+    assert_eq!(
+        client.deliver(&target("U0KARI"), &message("en")).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.messages().len(), 2);
+}
+
+#[tokio::test]
+async fn lookups_against_a_misbehaving_server_fail_with_errors_worth_retrying() {
+    let (server, client) = setup_with(SHORT).await;
+    for m in [
+        Misbehaviour::Hang,
+        Misbehaviour::Reset,
+        Misbehaviour::InvalidBody,
+    ] {
+        server.misbehave_next(1, m.clone());
+        let err = ends(
+            "a lookup",
+            client.lookup_by_email(&token(), "kari@example.com"),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err.outcome(), Outcome::Retry { after: None, .. }),
+            "{m:?}: {err:?}"
+        );
+    }
+    assert_eq!(
+        client.lookup_by_email(&token(), "kari@example.com").await,
+        Ok(Some("U0KARI".into()))
+    );
 }

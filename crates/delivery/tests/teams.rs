@@ -8,6 +8,7 @@ use std::time::Duration;
 use varsel_delivery::channel::{Channel, Message, Outcome};
 use varsel_delivery::guard::Guard;
 use varsel_delivery::teams::{TeamsClient, TeamsTarget, TeamsWebhookUrl};
+use varsel_testkit::fault::{INVALID_BODY, Misbehaviour, ends, until};
 use varsel_testkit::teams::{TeamsFault, TeamsServer};
 
 /// The test webhook listens on loopback over plain HTTP: the guard's test mode.
@@ -15,9 +16,16 @@ fn loopback() -> Guard {
     Guard::new().allow_private(true)
 }
 
+/// The client's timeout in the tests of a server that hangs or answers late.
+const SHORT: Duration = Duration::from_millis(300);
+
 async fn setup() -> (TeamsServer, TeamsClient, TeamsTarget) {
+    setup_with(Duration::from_secs(5)).await
+}
+
+async fn setup_with(timeout: Duration) -> (TeamsServer, TeamsClient, TeamsTarget) {
     let server = TeamsServer::start().await;
-    let client = TeamsClient::guarded(Duration::from_secs(5), loopback()).unwrap();
+    let client = TeamsClient::guarded(timeout, loopback()).unwrap();
     let target = TeamsTarget {
         webhook: TeamsWebhookUrl::new(server.url()),
         recipient_email: "kari@example.com".into(),
@@ -107,6 +115,11 @@ async fn server_errors_are_retried() {
         );
     }
     assert!(server.cards().is_empty());
+    assert_eq!(
+        client.deliver(&target, &message("en")).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.cards().len(), 1);
 }
 
 #[tokio::test]
@@ -208,4 +221,109 @@ async fn a_guarded_client_never_reaches_an_internal_address() {
         assert!(matches!(outcome, Outcome::Permanent { .. }), "{outcome:?}");
     }
     assert!(server.cards().is_empty());
+}
+
+// A workflow that misbehaves: each case is retried (or counted delivered), and the next
+// send goes through. No reason shows the webhook URL.
+
+fn assert_retried_without_the_url(outcome: &Outcome) {
+    let Outcome::Retry {
+        after: None,
+        reason,
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert!(
+        !reason.contains("sig") && !reason.contains("workflows"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn a_hanging_workflow_is_retried_after_the_timeout() {
+    let (server, client, target) = setup_with(SHORT).await;
+    server.misbehave_next(1, Misbehaviour::Hang);
+    let outcome = ends("a send to a hanging workflow", async {
+        client.deliver(&target, &message("en")).await
+    })
+    .await;
+    assert_retried_without_the_url(&outcome);
+    assert!(server.cards().is_empty());
+    assert_eq!(
+        client.deliver(&target, &message("en")).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.cards().len(), 1);
+}
+
+#[tokio::test]
+async fn a_reset_connection_is_retried() {
+    let (server, client, target) = setup_with(SHORT).await;
+    server.misbehave_next(1, Misbehaviour::Reset);
+    let outcome = ends("a send to a resetting workflow", async {
+        client.deliver(&target, &message("en")).await
+    })
+    .await;
+    assert_retried_without_the_url(&outcome);
+    assert!(server.cards().is_empty());
+    assert_eq!(
+        client.deliver(&target, &message("en")).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.cards().len(), 1);
+}
+
+#[tokio::test]
+async fn a_slow_workflow_within_the_timeout_delivers_and_past_it_is_retried() {
+    let (server, client, target) = setup().await;
+    server.misbehave_next(1, Misbehaviour::Slow(Duration::from_millis(200)));
+    let started = std::time::Instant::now();
+    assert_eq!(
+        client.deliver(&target, &message("en")).await,
+        Outcome::Delivered
+    );
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert_eq!(server.cards().len(), 1);
+
+    // Past the timeout: retried, though the workflow has the card (a retry posts it twice).
+    let (server, client, target) = setup_with(SHORT).await;
+    server.misbehave_next(1, Misbehaviour::Slow(Duration::from_secs(1)));
+    let outcome = ends("a send to a slow workflow", async {
+        client.deliver(&target, &message("en")).await
+    })
+    .await;
+    assert_retried_without_the_url(&outcome);
+    until("the workflow takes the late card", || {
+        server.cards().len() == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn any_2xx_counts_as_delivered_whatever_its_body() {
+    // The adapter does not read the body of a 2xx (the trigger answers 202 with none), so
+    // a 200 from something in front of the workflow counts as delivered, and the card is
+    // lost.
+    let (server, client, target) = setup().await;
+    server.misbehave_next(1, Misbehaviour::InvalidBody);
+    let answer = reqwest::Client::new()
+        .post(server.url())
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), INVALID_BODY);
+    server.misbehave_next(1, Misbehaviour::InvalidBody);
+    assert_eq!(
+        client.deliver(&target, &message("en")).await,
+        Outcome::Delivered
+    );
+    assert!(server.cards().is_empty());
+    assert_eq!(
+        client.deliver(&target, &message("en")).await,
+        Outcome::Delivered
+    );
+    assert_eq!(server.cards().len(), 1);
 }

@@ -50,6 +50,29 @@ pub struct Running {
     pub server: tokio::task::JoinHandle<()>,
 }
 
+/// This node's name: `node_id` when set, else the host name and the listening port
+/// (stable across restarts, so a restarted node frees its own job leases at once), else,
+/// on an ephemeral port, a random name.
+fn node_id(cfg: &Config) -> String {
+    if !cfg.node_id.is_empty() {
+        return cfg.node_id.clone();
+    }
+    let port = cfg
+        .listen
+        .parse::<SocketAddr>()
+        .map(|a| a.port())
+        .unwrap_or(0);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty());
+    match (host, port) {
+        (Some(h), p) if p != 0 => format!("{h}:{p}"),
+        _ => format!("node_{}", random_hex(6)),
+    }
+}
+
 /// Builds the state from an open store.
 pub async fn build_state(
     cfg: Config,
@@ -63,13 +86,19 @@ pub async fn build_state(
         cfg.token_secret.clone()
     };
     let wake = Arc::new(Notify::new());
-    let node_id = format!("node_{}", random_hex(6));
+    let node_id = node_id(&cfg);
     let bus = store.bus();
     let ingest = Ingest::start(store.clone(), wake.clone(), bus.clone(), node_id.clone());
     let api_key = (!cfg.api_key.is_empty()).then(|| cfg.api_key.clone());
-    let mailer =
-        crate::mailer::Mailer::from_config(&cfg.smtp_url, cfg.smtp_timeout_seconds, store.clone())
-            .map_err(|e| anyhow::anyhow!("configuration setting `smtp_url`: {e}"))?;
+    let mailer = crate::mailer::Mailer::from_config(&cfg)
+        .map_err(|e| anyhow::anyhow!("configuration setting `smtp_url`: {e}"))?;
+    let recorder = crate::jobs::record::Recorder::start(store.clone(), clock.clone());
+    let breakers = crate::jobs::breaker::Breakers::new(
+        cfg.breaker_failures,
+        std::time::Duration::from_secs(cfg.breaker_open_seconds),
+        std::time::Duration::from_secs(cfg.breaker_max_open_seconds),
+    );
+    let channel_limits = crate::jobs::deliver::ChannelLimits::new(cfg.channel_concurrency);
     let templates =
         (!cfg.email_templates.is_empty()).then(|| std::path::PathBuf::from(&cfg.email_templates));
     let email_templates = varsel_delivery::email::EmailTemplates::load(templates)?;
@@ -91,6 +120,9 @@ pub async fn build_state(
         node_id,
         bus,
         providers,
+        recorder,
+        breakers,
+        channel_limits,
         store,
         limits: crate::limits::Limits::from_config(&cfg),
         config: cfg,

@@ -25,6 +25,17 @@ pub struct Config {
     pub email_templates: String,
     pub email_daily_cap: i64,
     pub smtp_timeout_seconds: u64,
+    pub smtp_connect_timeout_seconds: u64,
+    pub smtp_max_connections: usize,
+    pub node_id: String,
+    pub job_batch: i64,
+    pub job_concurrency: usize,
+    pub job_deadline_seconds: u64,
+    pub channel_concurrency: usize,
+    pub breaker_failures: u32,
+    pub breaker_open_seconds: u64,
+    pub breaker_max_open_seconds: u64,
+    pub ready_max_backlog_seconds: u64,
     pub job_lease_seconds: i64,
     pub job_max_attempts: i64,
     pub job_retry_base_seconds: f64,
@@ -213,6 +224,30 @@ impl Config {
         }
         if !self.secret_key.is_empty() && self.secret_key.len() < 32 {
             return Err(invalid("secret_key", "must be at least 32 characters"));
+        }
+        if self.smtp_timeout_seconds == 0 || self.smtp_connect_timeout_seconds == 0 {
+            return Err(invalid(
+                "smtp_timeout_seconds",
+                "smtp_timeout_seconds and smtp_connect_timeout_seconds must be at least 1",
+            ));
+        }
+        if self.smtp_max_connections == 0 || self.channel_concurrency == 0 {
+            return Err(invalid(
+                "smtp_max_connections",
+                "smtp_max_connections and channel_concurrency must be at least 1",
+            ));
+        }
+        if self.job_batch < 1 || self.job_concurrency == 0 || self.job_deadline_seconds == 0 {
+            return Err(invalid(
+                "job_batch",
+                "job_batch, job_concurrency and job_deadline_seconds must be at least 1",
+            ));
+        }
+        if self.breaker_failures == 0 || self.breaker_open_seconds == 0 {
+            return Err(invalid(
+                "breaker_failures",
+                "breaker_failures and breaker_open_seconds must be at least 1",
+            ));
         }
         if self.channel_timeout_seconds == 0 {
             return Err(invalid("channel_timeout_seconds", "must be at least 1"));

@@ -222,7 +222,7 @@ impl Modify for Constraints {
         channels::get_webpush_key, channels::post_device, channels::get_devices, channels::delete_device,
         channels::list_connections, channels::put_connection, channels::delete_connection,
         ops::get_outbox, ops::list_jobs, ops::get_job, ops::retry_job, ops::get_notification,
-        system::healthz, system::metrics,
+        system::healthz, system::readyz, system::metrics,
     )
 )]
 pub struct ApiDoc;

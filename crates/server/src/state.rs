@@ -43,6 +43,12 @@ pub struct Inner {
     pub providers: crate::channels::Providers,
     /// Request rate limits of this node.
     pub limits: crate::limits::Limits,
+    /// The job engine's group commits (outcomes, daily-cap counts).
+    pub recorder: crate::jobs::record::Recorder,
+    /// Circuit breakers per destination.
+    pub breakers: crate::jobs::breaker::Breakers,
+    /// Sends of each other-apps and push channel running at once.
+    pub channel_limits: crate::jobs::deliver::ChannelLimits,
 }
 
 #[derive(Clone)]

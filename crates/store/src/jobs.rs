@@ -9,11 +9,53 @@ use varsel_core::prefs::PrefLayer;
 
 use crate::{FeedItem, Result};
 
+/// What a job does. Stored as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// Fires a batch whose window closed.
+    Batch,
+    /// Sends one email (a notification, a group of replies, a digest, a notice).
+    Email,
+    /// Sends one notification to Slack, Teams, mobile push or Web Push.
+    Deliver,
+    /// Matches an account's users to their Slack users.
+    SlackMatch,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 4] = [
+        JobKind::Batch,
+        JobKind::Email,
+        JobKind::Deliver,
+        JobKind::SlackMatch,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Batch => "batch",
+            JobKind::Email => "email",
+            JobKind::Deliver => "deliver",
+            JobKind::SlackMatch => "slack_match",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for JobKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A job to enqueue. `dedupe_key` is unique: enqueueing the same key twice keeps the first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewJob {
     pub id: String,
-    pub kind: String,
+    pub kind: JobKind,
     pub dedupe_key: String,
     pub account_id: Option<String>,
     pub payload: serde_json::Value,
@@ -24,7 +66,7 @@ pub struct NewJob {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     pub id: String,
-    pub kind: String,
+    pub kind: JobKind,
     pub dedupe_key: String,
     pub account_id: Option<String>,
     pub payload: serde_json::Value,
@@ -41,8 +83,57 @@ pub struct Job {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobNext {
     Done,
-    Retry { run_at: i64 },
+    Retry {
+        run_at: i64,
+    },
     Dead,
+    /// Not tried: its destination is backed off (circuit open). Runs again at `run_at`
+    /// and the attempt does not count.
+    Wait {
+        run_at: i64,
+    },
+}
+
+/// A delivery state a job records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryUpdate {
+    pub notification_id: String,
+    pub channel: String,
+    pub state: String,
+    pub reason: Option<String>,
+    pub cap_counted: bool,
+}
+
+/// Everything one job attempt changes, written with the other outcomes of its round in
+/// one transaction: the attempt log, the job's next state, its deliveries' states and the
+/// emails it put in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutcome {
+    pub job_id: String,
+    pub attempt: JobAttempt,
+    pub next: JobNext,
+    pub deliveries: Vec<DeliveryUpdate>,
+    pub outbox: Vec<OutboxEmail>,
+}
+
+/// One email counted toward the daily cap of (address, type, day).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapTake {
+    pub address: String,
+    pub type_id: String,
+    pub day: String,
+    pub cap: i64,
+    /// The email delivery that carries the "counted" flag (`notification_id`, `email`).
+    pub delivery: String,
+}
+
+/// The oldest work not yet done, as Unix milliseconds (`None`: nothing pending).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PendingOldest {
+    /// When the oldest pending event was accepted.
+    pub events: Option<i64>,
+    /// The due time of the oldest due job.
+    pub jobs: Option<i64>,
 }
 
 /// One line of a job's attempt log.
@@ -51,7 +142,7 @@ pub struct JobAttempt {
     pub attempt: i64,
     pub started_at: i64,
     pub finished_at: i64,
-    /// `done`, `retry` or `dead`.
+    /// `done`, `retry`, `dead` or `wait`.
     pub outcome: String,
     pub error: Option<String>,
 }
@@ -146,10 +237,26 @@ pub struct Delivery {
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
     async fn enqueue_jobs(&self, jobs: &[NewJob], now: i64) -> Result<()>;
-    /// Leases up to `limit` due jobs until `lease_until` and counts the attempt.
-    async fn claim_jobs(&self, limit: i64, now: i64, lease_until: i64) -> Result<Vec<Job>>;
-    /// Records an attempt and moves the job on.
-    async fn finish_job(&self, id: &str, attempt: &JobAttempt, next: &JobNext) -> Result<()>;
+    /// Leases up to `limit` due jobs to `node` until `lease_until` and counts the attempt.
+    /// A job whose lease ran out is due again, whoever held it.
+    async fn claim_jobs(
+        &self,
+        limit: i64,
+        now: i64,
+        lease_until: i64,
+        node: &str,
+    ) -> Result<Vec<Job>>;
+    /// Extends `node`'s leases of the jobs `ids` (still running there) to `lease_until`.
+    async fn extend_job_leases(&self, node: &str, ids: &[String], lease_until: i64) -> Result<()>;
+    /// Frees every lease `node` holds (a node starting again); returns how many.
+    async fn release_job_leases(&self, node: &str) -> Result<u64>;
+    /// Records the outcomes of a round of jobs in one transaction.
+    async fn record_jobs(&self, outcomes: &[JobOutcome], now: i64) -> Result<()>;
+    /// Counts emails toward their daily caps in one transaction; `true` for each one the
+    /// cap allows, whose delivery is then marked `sending` and counted.
+    async fn take_email_caps(&self, takes: &[CapTake], now: i64) -> Result<Vec<bool>>;
+    /// The oldest pending event and the oldest due job.
+    async fn pending_oldest(&self) -> Result<PendingOldest>;
     /// The earliest due time of a scheduled job.
     async fn next_job_at(&self) -> Result<Option<i64>>;
     async fn jobs(&self, state: &str, limit: i64) -> Result<Vec<Job>>;
@@ -159,29 +266,11 @@ pub trait JobStore: Send + Sync + 'static {
 
     async fn batch(&self, id: &str) -> Result<Option<(Batch, Vec<BatchItem>)>>;
 
-    /// Counts one email toward the daily cap; false when the cap is reached.
-    async fn take_email_cap(
-        &self,
-        address: &str,
-        type_id: &str,
-        day: &str,
-        cap: i64,
-    ) -> Result<bool>;
-    async fn insert_outbox(&self, email: &OutboxEmail) -> Result<()>;
     /// Newest first; `before` is the (created_at, id) of the last email of the previous page.
     async fn outbox(&self, limit: i64, before: Option<(i64, String)>) -> Result<Vec<OutboxEmail>>;
 
     async fn notification(&self, id: &str) -> Result<Option<FeedItem>>;
     async fn deliveries(&self, notification_ids: &[String]) -> Result<Vec<Delivery>>;
-    async fn set_delivery(
-        &self,
-        notification_id: &str,
-        channel: &str,
-        state: &str,
-        reason: Option<&str>,
-        cap_counted: bool,
-        now: i64,
-    ) -> Result<()>;
     /// The notifications an event fed, and their deliveries (for the trace).
     async fn event_deliveries(&self, event_id: &str) -> Result<Vec<(FeedItem, Vec<Delivery>)>>;
     /// Every user of an account with their own preference layer.

@@ -24,8 +24,8 @@ mod sqlite;
 pub use bus::{Bus, BusMsg};
 pub use channels::{ChannelStore, Connection, Device, UserLink};
 pub use jobs::{
-    Batch, BatchAdd, BatchItem, BatchOp, Delivery, Job, JobAttempt, JobNext, JobStore, NewJob,
-    OutboxEmail, Withdrawal,
+    Batch, BatchAdd, BatchItem, BatchOp, CapTake, Delivery, DeliveryUpdate, Job, JobAttempt,
+    JobKind, JobNext, JobOutcome, JobStore, NewJob, OutboxEmail, PendingOldest, Withdrawal,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -45,6 +45,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("corrupt stored document: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("corrupt stored row: {0}")]
+    Corrupt(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

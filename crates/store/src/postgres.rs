@@ -29,7 +29,7 @@ impl PgStore {
     const FAIL_EVENT: &'static str = "UPDATE events SET lease_until = NULL, last_error = $2, \
          state = CASE WHEN attempts >= $3 THEN 'failed' ELSE 'pending' END WHERE id = $1";
 
-    const CLAIM_JOBS: &'static str = "UPDATE jobs SET lease_until = $1, attempts = attempts + 1, updated_at = $2 \
+    const CLAIM_JOBS: &'static str = "UPDATE jobs SET lease_until = $1, attempts = attempts + 1, updated_at = $2, locked_by = $4 \
          WHERE id IN (SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= $2 \
          AND (lease_until IS NULL OR lease_until < $2) ORDER BY run_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
          RETURNING *";

@@ -64,7 +64,7 @@ macro_rules! impl_store {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (dedupe_key) DO NOTHING",
             )
             .bind(j.id.clone())
-            .bind(j.kind.clone())
+            .bind(j.kind.as_str())
             .bind(j.dedupe_key.clone())
             .bind(j.account_id.clone())
             .bind(json(&j.payload))
@@ -72,6 +72,36 @@ macro_rules! impl_store {
             .bind(now)
             .execute(&mut *conn)
             .await?;
+            Ok(())
+        }
+
+        /// Enqueues jobs (multi-row statements), skipping dedupe keys that exist.
+        async fn insert_jobs(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            jobs: &[$crate::NewJob],
+            now: i64,
+        ) -> Result<()> {
+            let sizes: Vec<usize> = jobs
+                .iter()
+                .map(|j| 120 + j.dedupe_key.len() + j.payload.to_string().len())
+                .collect();
+            for run in runs(&sizes, <$store>::STATEMENT_BYTES) {
+                let mut q = QueryBuilder::<$db>::new(
+                    "INSERT INTO jobs (id, kind, dedupe_key, account_id, payload, run_at, created_at, updated_at) ",
+                );
+                q.push_values(&jobs[run], |mut b, j| {
+                    b.push_bind(j.id.clone())
+                        .push_bind(j.kind.as_str())
+                        .push_bind(j.dedupe_key.clone())
+                        .push_bind(j.account_id.clone())
+                        .push_bind(json(&j.payload))
+                        .push_bind(j.run_at)
+                        .push_bind(now)
+                        .push_bind(now);
+                });
+                q.push(" ON CONFLICT (dedupe_key) DO NOTHING");
+                q.build().execute(&mut *conn).await?;
+            }
             Ok(())
         }
 

@@ -73,7 +73,7 @@ macro_rules! write_schedule {
                         &mut *$tx,
                         &$crate::NewJob {
                             id: format!("job_{}", ulid::Ulid::new()),
-                            kind: "batch".into(),
+                            kind: $crate::JobKind::Batch,
                             dedupe_key: format!("batch:{id}"),
                             account_id: Some(a.account_id.clone()),
                             payload: serde_json::json!({ "batch_id": id }),
@@ -106,9 +106,7 @@ macro_rules! write_schedule {
                 }
             }
         }
-        for j in &batch.jobs {
-            insert_job(&mut *$tx, j, batch.processed_at).await?;
-        }
+        insert_jobs(&mut *$tx, &batch.jobs, batch.processed_at).await?;
         let fresh: &std::collections::HashSet<&str> = $fresh;
         for (event_id, ntf) in batch.links.iter().filter(|(_, n)| fresh.contains(n.as_str())) {
             sqlx::query(
@@ -137,7 +135,8 @@ macro_rules! impl_job_store {
         use varsel_core::prefs::PrefLayer;
 
         use $crate::jobs::{
-            Batch, BatchItem, Delivery, Job, JobAttempt, JobNext, JobStore, NewJob, OutboxEmail,
+            Batch, BatchItem, CapTake, Delivery, DeliveryUpdate, Job, JobAttempt, JobNext, JobOutcome,
+            JobStore, NewJob, OutboxEmail, PendingOldest,
         };
         use $crate::shared::{CHUNK, FEED_COLS};
         use $crate::{FeedItem, Result};
@@ -148,7 +147,11 @@ macro_rules! impl_job_store {
         fn job_row(r: &DbRow) -> Result<Job> {
             Ok(Job {
                 id: r.try_get("id")?,
-                kind: r.try_get("kind")?,
+                kind: {
+                    let k: String = r.try_get("kind")?;
+                    $crate::JobKind::parse(&k)
+                        .ok_or_else(|| $crate::StoreError::Corrupt(format!("unknown job kind `{k}`")))?
+                },
                 dedupe_key: r.try_get("dedupe_key")?,
                 account_id: r.try_get("account_id")?,
                 payload: serde_json::from_str(&r.try_get::<String, _>("payload")?)?,
@@ -192,18 +195,17 @@ macro_rules! impl_job_store {
         impl JobStore for $store {
             async fn enqueue_jobs(&self, jobs: &[NewJob], now: i64) -> Result<()> {
                 let mut tx = self.writer().begin().await?;
-                for j in jobs {
-                    super::insert_job(&mut *tx, j, now).await?;
-                }
+                super::insert_jobs(&mut *tx, jobs, now).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
-            async fn claim_jobs(&self, limit: i64, now: i64, lease_until: i64) -> Result<Vec<Job>> {
+            async fn claim_jobs(&self, limit: i64, now: i64, lease_until: i64, node: &str) -> Result<Vec<Job>> {
                 let rows = sqlx::query(Self::CLAIM_JOBS)
                     .bind(lease_until)
                     .bind(now)
                     .bind(limit)
+                    .bind(node.to_string())
                     .fetch_all(self.writer())
                     .await?;
                 let mut out = rows.iter().map(job_row).collect::<Result<Vec<_>>>()?;
@@ -211,38 +213,253 @@ macro_rules! impl_job_store {
                 Ok(out)
             }
 
-            async fn finish_job(&self, id: &str, a: &JobAttempt, next: &JobNext) -> Result<()> {
+            async fn extend_job_leases(&self, node: &str, ids: &[String], lease_until: i64) -> Result<()> {
+                if ids.is_empty() {
+                    return Ok(());
+                }
                 let mut tx = self.writer().begin().await?;
-                sqlx::query(
-                    "INSERT INTO job_attempts (job_id, attempt, started_at, finished_at, outcome, error) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id, attempt) DO NOTHING",
-                )
-                .bind(id.to_string())
-                .bind(a.attempt)
-                .bind(a.started_at)
-                .bind(a.finished_at)
-                .bind(a.outcome.clone())
-                .bind(a.error.clone())
-                .execute(&mut *tx)
-                .await?;
-                let (state, run_at) = match next {
-                    JobNext::Done => ("done", None),
-                    JobNext::Retry { run_at } => ("scheduled", Some(*run_at)),
-                    JobNext::Dead => ("dead", None),
-                };
-                sqlx::query(
-                    "UPDATE jobs SET state = $2, run_at = COALESCE($3, run_at), lease_until = NULL, \
-                     last_error = $4, updated_at = $5 WHERE id = $1",
-                )
-                .bind(id.to_string())
-                .bind(state)
-                .bind(run_at)
-                .bind(a.error.clone())
-                .bind(a.finished_at)
-                .execute(&mut *tx)
-                .await?;
+                for chunk in ids.chunks(CHUNK.min(Self::STATEMENT_BYTES / 40)) {
+                    let mut q = QueryBuilder::<$db>::new("UPDATE jobs SET lease_until = ");
+                    q.push_bind(lease_until)
+                        .push(" WHERE state = 'scheduled' AND locked_by = ")
+                        .push_bind(node.to_string())
+                        .push(" AND id IN (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.clone());
+                    }
+                    q.push(")");
+                    q.build().execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn release_job_leases(&self, node: &str) -> Result<u64> {
+                let r = sqlx::query(
+                    "UPDATE jobs SET lease_until = NULL, locked_by = NULL WHERE locked_by = $1 AND state = 'scheduled'",
+                )
+                .bind(node.to_string())
+                .execute(self.writer())
+                .await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn record_jobs(&self, outcomes: &[JobOutcome], now: i64) -> Result<()> {
+                if outcomes.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.writer().begin().await?;
+                // The attempt log, except for jobs that waited (not tried).
+                let tried: Vec<&JobOutcome> =
+                    outcomes.iter().filter(|o| !matches!(o.next, JobNext::Wait { .. })).collect();
+                for chunk in tried.chunks(CHUNK.min(Self::STATEMENT_BYTES / 200)) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO job_attempts (job_id, attempt, started_at, finished_at, outcome, error) ",
+                    );
+                    q.push_values(chunk, |mut b, o| {
+                        b.push_bind(o.job_id.clone())
+                            .push_bind(o.attempt.attempt)
+                            .push_bind(o.attempt.started_at)
+                            .push_bind(o.attempt.finished_at)
+                            .push_bind(o.attempt.outcome.clone())
+                            .push_bind(o.attempt.error.clone());
+                    });
+                    q.push(" ON CONFLICT (job_id, attempt) DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
+                }
+                // Done jobs together; the others one by one (they are few).
+                let done: Vec<&str> = outcomes
+                    .iter()
+                    .filter(|o| o.next == JobNext::Done)
+                    .map(|o| o.job_id.as_str())
+                    .collect();
+                for chunk in done.chunks(CHUNK.min(Self::STATEMENT_BYTES / 40)) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "UPDATE jobs SET state = 'done', lease_until = NULL, locked_by = NULL, last_error = NULL, updated_at = ",
+                    );
+                    q.push_bind(now).push(" WHERE id IN (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.to_string());
+                    }
+                    q.push(")");
+                    q.build().execute(&mut *tx).await?;
+                }
+                for o in outcomes {
+                    let (state, run_at, uncount) = match o.next {
+                        JobNext::Done => continue,
+                        JobNext::Retry { run_at } => ("scheduled", Some(run_at), 0i64),
+                        JobNext::Dead => ("dead", None, 0),
+                        JobNext::Wait { run_at } => ("scheduled", Some(run_at), 1),
+                    };
+                    sqlx::query(
+                        "UPDATE jobs SET state = $2, run_at = COALESCE($3, run_at), lease_until = NULL, locked_by = NULL, \
+                         attempts = attempts - $4, last_error = $5, updated_at = $6 WHERE id = $1",
+                    )
+                    .bind(o.job_id.clone())
+                    .bind(state)
+                    .bind(run_at)
+                    .bind(uncount)
+                    .bind(o.attempt.error.clone())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                // Delivery states: the last one per (notification, channel) wins.
+                let mut last: std::collections::HashMap<(&str, &str), &DeliveryUpdate> = Default::default();
+                for d in outcomes.iter().flat_map(|o| &o.deliveries) {
+                    last.insert((d.notification_id.as_str(), d.channel.as_str()), d);
+                }
+                let mut updates: Vec<&DeliveryUpdate> = last.into_values().collect();
+                updates.sort_by(|a, b| (&a.notification_id, &a.channel).cmp(&(&b.notification_id, &b.channel)));
+                for chunk in updates.chunks(CHUNK.min(Self::STATEMENT_BYTES / 120)) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO deliveries (notification_id, channel, state, reason, updated_at, attempts, cap_counted) ",
+                    );
+                    q.push_values(chunk, |mut b, d| {
+                        b.push_bind(d.notification_id.clone())
+                            .push_bind(d.channel.clone())
+                            .push_bind(d.state.clone())
+                            .push_bind(d.reason.clone())
+                            .push_bind(now)
+                            .push_bind(1i64)
+                            .push_bind(d.cap_counted);
+                    });
+                    q.push(
+                        " ON CONFLICT (notification_id, channel) DO UPDATE SET state = excluded.state, \
+                         reason = excluded.reason, updated_at = excluded.updated_at, \
+                         attempts = deliveries.attempts + 1, \
+                         cap_counted = (deliveries.cap_counted OR excluded.cap_counted)",
+                    );
+                    q.build().execute(&mut *tx).await?;
+                }
+                // The outbox: the message id is unique, so a retried send keeps one copy.
+                let mail: Vec<&OutboxEmail> = outcomes.iter().flat_map(|o| &o.outbox).collect();
+                let sizes: Vec<usize> = mail
+                    .iter()
+                    .map(|e| e.subject.len() + e.text.len() + e.html.len() + e.to.len() + 200)
+                    .collect();
+                for run in $crate::shared::runs(&sizes, Self::STATEMENT_BYTES) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO outbox (id, account_id, user_id, to_address, subject, text_body, html_body, \
+                         message_id, type, created_at) ",
+                    );
+                    q.push_values(&mail[run], |mut b, e| {
+                        b.push_bind(e.id.clone())
+                            .push_bind(e.account_id.clone())
+                            .push_bind(e.user_id.clone())
+                            .push_bind(e.to.clone())
+                            .push_bind(e.subject.clone())
+                            .push_bind(e.text.clone())
+                            .push_bind(e.html.clone())
+                            .push_bind(e.message_id.clone())
+                            .push_bind(e.type_id.clone())
+                            .push_bind(e.created_at);
+                    });
+                    q.push(" ON CONFLICT (message_id) DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn take_email_caps(&self, takes: &[CapTake], now: i64) -> Result<Vec<bool>> {
+                if takes.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // One upsert for the whole group: each (address, type, day) asks for its n
+                // emails at once. The row is locked while it is updated, so nodes never
+                // pass the cap together: with `count` after the update, n - (count - cap)
+                // of the n fit when it went past, all n when it did not, none when the
+                // row was full before (no row comes back). `count` may end above the cap
+                // by the part that did not fit; what is sent never does.
+                let mut keys: Vec<(String, &str, &str, i64)> = Vec::new();
+                let mut want: std::collections::HashMap<(String, String, String), i64> = Default::default();
+                for t in takes {
+                    let k = (t.address.to_lowercase(), t.type_id.clone(), t.day.clone());
+                    let n = want.entry(k.clone()).or_insert(0);
+                    if *n == 0 {
+                        keys.push((k.0, &t.type_id, &t.day, t.cap));
+                    }
+                    *n += 1;
+                }
+                let mut tx = self.writer().begin().await?;
+                let mut left: std::collections::HashMap<(String, String, String), i64> = Default::default();
+                for chunk in keys.chunks(CHUNK.min(Self::STATEMENT_BYTES / 120)) {
+                    // The cap is per configuration, the same for every row of a group.
+                    let cap = chunk.first().map_or(0, |k| k.3);
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO email_caps (address, type, day, count) ");
+                    q.push_values(chunk, |mut b, k| {
+                        let n = want[&(k.0.clone(), k.1.to_string(), k.2.to_string())];
+                        b.push_bind(k.0.clone())
+                            .push_bind(k.1.to_string())
+                            .push_bind(k.2.to_string())
+                            .push_bind(n);
+                    });
+                    q.push(
+                        " ON CONFLICT (address, type, day) DO UPDATE SET count = email_caps.count + excluded.count \
+                         WHERE email_caps.count < ",
+                    );
+                    q.push_bind(cap).push(" RETURNING address, type, day, count");
+                    for r in q.build().fetch_all(&mut *tx).await? {
+                        let k: (String, String, String) = (r.try_get("address")?, r.try_get("type")?, r.try_get("day")?);
+                        let count: i64 = r.try_get("count")?;
+                        let n = want.get(&k).copied().unwrap_or(0);
+                        left.insert(k, n - (count - cap).max(0));
+                    }
+                }
+                let mut out = Vec::with_capacity(takes.len());
+                let mut granted: Vec<&str> = Vec::new();
+                for t in takes {
+                    let k = (t.address.to_lowercase(), t.type_id.clone(), t.day.clone());
+                    let ok = match left.get_mut(&k) {
+                        Some(n) if *n > 0 => {
+                            *n -= 1;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if ok {
+                        granted.push(&t.delivery);
+                    }
+                    out.push(ok);
+                }
+                granted.sort_unstable();
+                granted.dedup();
+                for chunk in granted.chunks(CHUNK.min(Self::STATEMENT_BYTES / 80)) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO deliveries (notification_id, channel, state, reason, updated_at, attempts, cap_counted) ",
+                    );
+                    q.push_values(chunk, |mut b, id| {
+                        b.push_bind(id.to_string())
+                            .push_bind("email")
+                            .push_bind("sending")
+                            .push_bind(None::<String>)
+                            .push_bind(now)
+                            .push_bind(0i64)
+                            .push_bind(true);
+                    });
+                    q.push(
+                        " ON CONFLICT (notification_id, channel) DO UPDATE SET state = 'sending', reason = NULL, \
+                         updated_at = excluded.updated_at, cap_counted = TRUE",
+                    );
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn pending_oldest(&self) -> Result<PendingOldest> {
+                let events = sqlx::query(
+                    "SELECT received_at FROM events WHERE state = 'pending' ORDER BY seq LIMIT 1",
+                )
+                .fetch_optional(self.reader())
+                .await?
+                .map(|r| r.try_get::<i64, _>("received_at"))
+                .transpose()?;
+                let jobs = self.next_job_at().await?;
+                Ok(PendingOldest { events, jobs })
             }
 
             async fn next_job_at(&self) -> Result<Option<i64>> {
@@ -253,9 +470,18 @@ macro_rules! impl_job_store {
             }
 
             async fn jobs(&self, state: &str, limit: i64) -> Result<Vec<Job>> {
-                sqlx::query("SELECT * FROM jobs WHERE state = $1 ORDER BY updated_at DESC LIMIT $2")
+                // `waiting`: scheduled jobs whose destination is backed off.
+                let (state, waiting) = match state {
+                    "waiting" => ("scheduled", "waiting:%"),
+                    other => (other, "%"),
+                };
+                sqlx::query(
+                    "SELECT * FROM jobs WHERE state = $1 AND COALESCE(last_error, '') LIKE $3 \
+                     ORDER BY updated_at DESC LIMIT $2",
+                )
                     .bind(state.to_string())
                     .bind(limit)
+                    .bind(waiting)
                     .fetch_all(self.reader())
                     .await?
                     .iter()
@@ -336,42 +562,6 @@ macro_rules! impl_job_store {
                 Ok(Some((batch, items)))
             }
 
-            async fn take_email_cap(&self, address: &str, type_id: &str, day: &str, cap: i64) -> Result<bool> {
-                let row = sqlx::query(
-                    "INSERT INTO email_caps (address, type, day, count) VALUES ($1, $2, $3, 1) \
-                     ON CONFLICT (address, type, day) DO UPDATE SET count = email_caps.count + 1 \
-                     WHERE email_caps.count < $4 RETURNING count",
-                )
-                .bind(address.to_lowercase())
-                .bind(type_id.to_string())
-                .bind(day.to_string())
-                .bind(cap)
-                .fetch_optional(self.writer())
-                .await?;
-                Ok(row.is_some())
-            }
-
-            async fn insert_outbox(&self, e: &OutboxEmail) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO outbox (id, account_id, user_id, to_address, subject, text_body, html_body, \
-                     message_id, type, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                     ON CONFLICT (message_id) DO NOTHING",
-                )
-                .bind(e.id.clone())
-                .bind(e.account_id.clone())
-                .bind(e.user_id.clone())
-                .bind(e.to.clone())
-                .bind(e.subject.clone())
-                .bind(e.text.clone())
-                .bind(e.html.clone())
-                .bind(e.message_id.clone())
-                .bind(e.type_id.clone())
-                .bind(e.created_at)
-                .execute(self.writer())
-                .await?;
-                Ok(())
-            }
-
             async fn outbox(&self, limit: i64, before: Option<(i64, String)>) -> Result<Vec<OutboxEmail>> {
                 let (at, id) = before.unwrap_or((i64::MAX, String::new()));
                 sqlx::query(
@@ -408,32 +598,6 @@ macro_rules! impl_job_store {
                     }
                 }
                 Ok(out)
-            }
-
-            async fn set_delivery(
-                &self,
-                notification_id: &str,
-                channel: &str,
-                state: &str,
-                reason: Option<&str>,
-                cap_counted: bool,
-                now: i64,
-            ) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO deliveries (notification_id, channel, state, reason, updated_at, attempts, cap_counted) \
-                     VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT (notification_id, channel) DO UPDATE SET \
-                     state = excluded.state, reason = excluded.reason, updated_at = excluded.updated_at, \
-                     attempts = deliveries.attempts + 1, cap_counted = excluded.cap_counted",
-                )
-                .bind(notification_id.to_string())
-                .bind(channel.to_string())
-                .bind(state.to_string())
-                .bind(reason.map(str::to_string))
-                .bind(now)
-                .bind(cap_counted)
-                .execute(self.writer())
-                .await?;
-                Ok(())
             }
 
             async fn event_deliveries(&self, event_id: &str) -> Result<Vec<(FeedItem, Vec<Delivery>)>> {

@@ -9,11 +9,13 @@
 //! answers with Apple's status codes and `{"reason": …}` bodies. It records every call
 //! and every accepted notification, answers 410 `Unregistered` for unregistered
 //! devices, and can be told to answer the next requests with any status / reason (with
-//! `Retry-After` if wanted).
+//! `Retry-After` if wanted) or to misbehave (hang, answer slowly, reset the connection —
+//! which fails every stream on it —, answer 200 with an HTML page: [`Misbehaviour`]),
+//! in the order asked for.
 
 #![allow(clippy::expect_used)]
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,13 +25,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::service::TowerToHyperService;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::EncodePrivateKey;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
+
+use crate::fault::{Faults, Injected, Misbehaviour, Protocol, Serving};
 
 /// A new APNs auth key: the `.p8` file's contents (PKCS#8 PEM) and the public half
 /// the server verifies with.
@@ -109,7 +109,6 @@ struct Inner {
     topic: String,
     public: p256::PublicKey,
     unregistered: HashSet<String>,
-    faults: VecDeque<ApnsFault>,
     calls: Vec<ApnsCall>,
     accepted: Vec<Notified>,
 }
@@ -130,7 +129,8 @@ fn now() -> u64 {
 pub struct ApnsServer {
     pub port: u16,
     state: Shared,
-    task: JoinHandle<()>,
+    faults: Arc<Faults<ApnsFault>>,
+    _serving: Serving,
 }
 
 impl ApnsServer {
@@ -142,23 +142,26 @@ impl ApnsServer {
         topic: &str,
         public: p256::PublicKey,
     ) -> ApnsServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind apns");
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let (listener, port) = crate::fault::bind("apns").await;
         let state: Shared = Arc::new(Mutex::new(Inner {
             team_id: team_id.to_string(),
             key_id: key_id.to_string(),
             topic: topic.to_string(),
             public,
             unregistered: HashSet::new(),
-            faults: VecDeque::new(),
             calls: Vec::new(),
             accepted: Vec::new(),
         }));
+        let faults = Faults::new();
         let app = Router::new()
-            .route("/3/device/{token}", post(handle))
+            .route("/3/device/{token}", faults.on(post(handle)))
             .with_state(state.clone());
-        let task = tokio::spawn(serve_h2(listener, app));
-        ApnsServer { port, state, task }
+        ApnsServer {
+            port,
+            state,
+            faults,
+            _serving: crate::fault::serve(listener, app, Protocol::Http2),
+        }
     }
 
     /// The base URL, in place of `https://api.push.apple.com`.
@@ -173,10 +176,12 @@ impl ApnsServer {
 
     /// Answers the next `n` requests with `fault`.
     pub fn fail_next(&self, n: usize, fault: ApnsFault) {
-        let mut s = lock(&self.state);
-        for _ in 0..n {
-            s.faults.push_back(fault.clone());
-        }
+        self.faults.answer_next(n, fault);
+    }
+
+    /// The next `n` requests get `m` (after the faults already asked for).
+    pub fn misbehave_next(&self, n: usize, m: Misbehaviour) {
+        self.faults.misbehave_next(n, m);
     }
 
     pub fn calls(&self) -> Vec<ApnsCall> {
@@ -186,28 +191,6 @@ impl ApnsServer {
     /// Every accepted notification, in order.
     pub fn accepted(&self) -> Vec<Notified> {
         lock(&self.state).accepted.clone()
-    }
-}
-
-impl Drop for ApnsServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Serves `app` over HTTP/2 only (prior knowledge).
-async fn serve_h2(listener: TcpListener, app: Router) {
-    let mut conns = JoinSet::new();
-    loop {
-        let Ok((sock, _)) = listener.accept().await else {
-            return;
-        };
-        let service = TowerToHyperService::new(app.clone());
-        conns.spawn(async move {
-            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(sock), service)
-                .await;
-        });
     }
 }
 
@@ -245,12 +228,14 @@ fn refuse(status: u16, reason: &str) -> Refusal {
 
 async fn handle(
     State(state): State<Shared>,
+    Injected(fault): Injected<ApnsFault>,
     Path(device): Path<String>,
     version: Version,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (status, reason, response) = match answer(&state, &device, version, &headers, &body) {
+    let (status, reason, response) = match answer(&state, fault, &device, version, &headers, &body)
+    {
         Ok(n) => {
             let id = n.apns_id.clone().unwrap_or_else(|| "generated".into());
             lock(&state).accepted.push(n);
@@ -287,12 +272,12 @@ fn is_uuid(s: &str) -> bool {
 
 fn answer(
     state: &Shared,
+    fault: Option<ApnsFault>,
     device: &str,
     version: Version,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Notified, Refusal> {
-    let fault = lock(state).faults.pop_front();
     if let Some(f) = fault {
         return Err(Refusal {
             retry_after: f.retry_after,

@@ -11,11 +11,13 @@
 //! target, string-only `data`, known fields, Android / APNs blocks), records accepted
 //! messages, answers `UNREGISTERED` for unregistered tokens, and can be told to answer
 //! the next requests with Google's error format (any FCM error code, status and
-//! `Retry-After`).
+//! `Retry-After`). Both endpoints can be told to misbehave (hang, answer slowly, reset
+//! the connection, answer 200 with an HTML page instead of JSON: [`Misbehaviour`]), in
+//! the order asked for among that endpoint's faults.
 
 #![allow(clippy::expect_used)]
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,8 +29,8 @@ use axum::{Form, Router};
 use rsa::pkcs1::EncodeRsaPublicKey;
 use rsa::pkcs8::EncodePrivateKey;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+
+use crate::fault::{Faults, Injected, Misbehaviour, Protocol, Serving};
 
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -110,8 +112,6 @@ struct Inner {
     issued: Vec<(String, u64)>,
     revoked: HashSet<String>,
     unregistered: HashSet<String>,
-    faults: VecDeque<FcmFault>,
-    token_faults: VecDeque<u16>,
     calls: Vec<FcmCall>,
     sent: Vec<Sent>,
 }
@@ -141,7 +141,9 @@ pub struct FcmServer {
     pub port: u16,
     state: Shared,
     private_pem: String,
-    task: JoinHandle<()>,
+    faults: Arc<Faults<FcmFault>>,
+    token_faults: Arc<Faults<u16>>,
+    _serving: Serving,
 }
 
 impl FcmServer {
@@ -153,8 +155,7 @@ impl FcmServer {
             .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
             .expect("PEM")
             .to_string();
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fcm");
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let (listener, port) = crate::fault::bind("fcm").await;
         let state: Shared = Arc::new(Mutex::new(Inner {
             project: project.to_string(),
             client_email: format!("varsel@{project}.iam.gserviceaccount.com"),
@@ -164,23 +165,24 @@ impl FcmServer {
             issued: Vec::new(),
             revoked: HashSet::new(),
             unregistered: HashSet::new(),
-            faults: VecDeque::new(),
-            token_faults: VecDeque::new(),
             calls: Vec::new(),
             sent: Vec::new(),
         }));
+        let (faults, token_faults) = (Faults::new(), Faults::new());
         let app = Router::new()
-            .route("/token", post(token))
-            .route("/v1/projects/{project}/messages:send", post(send))
+            .route("/token", token_faults.on(post(token)))
+            .route(
+                "/v1/projects/{project}/messages:send",
+                faults.on(post(send)),
+            )
             .with_state(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
         FcmServer {
             port,
             state,
             private_pem,
-            task,
+            faults,
+            token_faults,
+            _serving: crate::fault::serve(listener, app, Protocol::Http1),
         }
     }
 
@@ -225,18 +227,23 @@ impl FcmServer {
 
     /// Answers the next `n` `messages:send` requests with `fault`.
     pub fn fail_next(&self, n: usize, fault: FcmFault) {
-        let mut s = lock(&self.state);
-        for _ in 0..n {
-            s.faults.push_back(fault.clone());
-        }
+        self.faults.answer_next(n, fault);
+    }
+
+    /// The next `n` `messages:send` requests get `m` (after the faults already asked
+    /// for).
+    pub fn misbehave_next(&self, n: usize, m: Misbehaviour) {
+        self.faults.misbehave_next(n, m);
     }
 
     /// Answers the next `n` token requests with HTTP `status`.
     pub fn fail_next_token(&self, n: usize, status: u16) {
-        let mut s = lock(&self.state);
-        for _ in 0..n {
-            s.token_faults.push_back(status);
-        }
+        self.token_faults.answer_next(n, status);
+    }
+
+    /// The next `n` token requests get `m` (after the token faults already asked for).
+    pub fn misbehave_next_token(&self, n: usize, m: Misbehaviour) {
+        self.token_faults.misbehave_next(n, m);
     }
 
     /// How many access tokens the token endpoint has issued.
@@ -251,12 +258,6 @@ impl FcmServer {
     /// Every accepted message, in order.
     pub fn sent(&self) -> Vec<Sent> {
         lock(&self.state).sent.clone()
-    }
-}
-
-impl Drop for FcmServer {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
@@ -280,9 +281,9 @@ fn oauth_error(state: &Shared, status: u16, error: &str, description: &str) -> R
 
 async fn token(
     State(state): State<Shared>,
+    Injected(fault): Injected<u16>,
     Form(form): Form<std::collections::HashMap<String, String>>,
 ) -> Response {
-    let fault = lock(&state).token_faults.pop_front();
     if let Some(status) = fault {
         return oauth_error(&state, status, "internal_failure", "fault");
     }
@@ -381,11 +382,11 @@ fn fcm_error(
 
 async fn send(
     State(state): State<Shared>,
+    Injected(fault): Injected<FcmFault>,
     Path(project): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let fault = lock(&state).faults.pop_front();
     if let Some(f) = fault {
         return fcm_error(&state, f.status, &f.code, "fault", f.retry_after);
     }

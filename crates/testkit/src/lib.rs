@@ -1,7 +1,10 @@
 //! Servers that stand in for the outside world in Varsel's tests and speak its real
-//! protocols.
+//! protocols. Each records what it receives and can be told to fail or misbehave:
+//! [`smtp::SmtpFault`] for SMTP, [`fault::Misbehaviour`] (shared by every HTTP server)
+//! next to each provider's own error answers.
 
 pub mod apns;
+pub mod fault;
 pub mod fcm;
 pub mod push;
 pub mod slack;

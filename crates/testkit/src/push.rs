@@ -8,11 +8,13 @@
 //! `https:` URI). It also checks `TTL` (required), `Urgency`, `Content-Encoding` and the
 //! 4096-byte limit, answers like real push services (201 Created; 400, 401, 403, 404,
 //! 410, 413 on errors), records every call and every accepted push, and can be told to
-//! answer the next requests with a fault (429 with `Retry-After`, any status).
+//! answer the next requests with a fault (429 with `Retry-After`, any status) or to
+//! misbehave (hang, answer slowly, reset the connection, answer 200 with an HTML page:
+//! [`Misbehaviour`]), in the order asked for.
 
 #![allow(clippy::expect_used)]
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,8 +28,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+
+use crate::fault::{Faults, Injected, Misbehaviour, Protocol, Serving};
 
 /// An answer the service gives instead of the real one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +89,6 @@ struct Sub {
 #[derive(Default)]
 struct Inner {
     subs: HashMap<String, Sub>,
-    faults: VecDeque<PushFault>,
     calls: Vec<PushCall>,
     pushed: Vec<Pushed>,
     next: u64,
@@ -115,22 +116,25 @@ fn now() -> u64 {
 pub struct PushService {
     pub port: u16,
     state: Shared,
-    task: JoinHandle<()>,
+    faults: Arc<Faults<PushFault>>,
+    _serving: Serving,
 }
 
 impl PushService {
     /// Starts on 127.0.0.1 and a free port.
     pub async fn start() -> PushService {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind push");
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let (listener, port) = crate::fault::bind("push").await;
         let state: Shared = Arc::new(Mutex::new(Inner::default()));
+        let faults = Faults::new();
         let app = Router::new()
-            .route("/push/{id}", post(handle))
+            .route("/push/{id}", faults.on(post(handle)))
             .with_state((state.clone(), format!("http://127.0.0.1:{port}")));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        PushService { port, state, task }
+        PushService {
+            port,
+            state,
+            faults,
+            _serving: crate::fault::serve(listener, app, Protocol::Http1),
+        }
     }
 
     /// The origin a VAPID `aud` must name.
@@ -178,10 +182,12 @@ impl PushService {
 
     /// Answers the next `n` requests with `fault`.
     pub fn fail_next(&self, n: usize, fault: PushFault) {
-        let mut s = lock(&self.state);
-        for _ in 0..n {
-            s.faults.push_back(fault.clone());
-        }
+        self.faults.answer_next(n, fault);
+    }
+
+    /// The next `n` requests get `m` (after the faults already asked for).
+    pub fn misbehave_next(&self, n: usize, m: Misbehaviour) {
+        self.faults.misbehave_next(n, m);
     }
 
     pub fn calls(&self) -> Vec<PushCall> {
@@ -194,19 +200,14 @@ impl PushService {
     }
 }
 
-impl Drop for PushService {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 async fn handle(
     State((state, origin)): State<(Shared, String)>,
+    Injected(fault): Injected<PushFault>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (status, reason, response) = match answer(&state, &origin, &id, &headers, &body) {
+    let (status, reason, response) = match answer(&state, fault, &origin, &id, &headers, &body) {
         Ok(pushed) => {
             let location = format!("{origin}/message/{}", lock(&state).pushed.len());
             lock(&state).pushed.push(pushed);
@@ -265,12 +266,12 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 fn answer(
     state: &Shared,
+    fault: Option<PushFault>,
     origin: &str,
     id: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Pushed, Refusal> {
-    let fault = lock(state).faults.pop_front();
     match fault {
         Some(PushFault::RateLimited { retry_after }) => {
             return Err(Refusal {

@@ -6,11 +6,13 @@
 //! objects, lengths, button URLs; else `invalid_blocks` with the reasons). It knows a
 //! table of email → user id, records every call and every accepted message, and can be
 //! told to answer the next requests with a fault (HTTP 429 with `Retry-After`, a bare
-//! HTTP status, or an `ok: false` code).
+//! HTTP status, or an `ok: false` code) or to misbehave (hang, answer slowly, reset the
+//! connection, answer 200 with a body that is not Slack's JSON: [`Misbehaviour`]), in
+//! the order asked for.
 
 #![allow(clippy::expect_used)]
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -20,8 +22,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+
+use crate::fault::{Faults, Injected, Misbehaviour, Protocol, Serving};
 
 /// An answer the server gives instead of the real one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +98,6 @@ struct Inner {
     token: String,
     /// Lower-cased email → (user id, deactivated).
     users: HashMap<String, (String, bool)>,
-    faults: VecDeque<SlackFault>,
     calls: Vec<Call>,
     posted: Vec<Posted>,
 }
@@ -110,25 +111,28 @@ fn lock(s: &Shared) -> MutexGuard<'_, Inner> {
 pub struct SlackServer {
     pub port: u16,
     state: Shared,
-    task: JoinHandle<()>,
+    faults: Arc<Faults<SlackFault>>,
+    _serving: Serving,
 }
 
 impl SlackServer {
     /// Starts on 127.0.0.1 and a free port, accepting the bot token `token`.
     pub async fn start(token: &str) -> SlackServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind slack");
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let (listener, port) = crate::fault::bind("slack").await;
         let state: Shared = Arc::new(Mutex::new(Inner {
             token: token.to_string(),
             ..Inner::default()
         }));
+        let faults = Faults::new();
         let app = Router::new()
-            .route("/api/{method}", any(handle))
+            .route("/api/{method}", faults.on(any(handle)))
             .with_state(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        SlackServer { port, state, task }
+        SlackServer {
+            port,
+            state,
+            faults,
+            _serving: crate::fault::serve(listener, app, Protocol::Http1),
+        }
     }
 
     /// The Web API base URL, in place of `https://slack.com/api`.
@@ -152,10 +156,12 @@ impl SlackServer {
 
     /// Answers the next `n` requests (any method) with `fault`.
     pub fn fail_next(&self, n: usize, fault: SlackFault) {
-        let mut s = lock(&self.state);
-        for _ in 0..n {
-            s.faults.push_back(fault.clone());
-        }
+        self.faults.answer_next(n, fault);
+    }
+
+    /// The next `n` requests (any method) get `m` (after the faults already asked for).
+    pub fn misbehave_next(&self, n: usize, m: Misbehaviour) {
+        self.faults.misbehave_next(n, m);
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -168,36 +174,31 @@ impl SlackServer {
     }
 }
 
-impl Drop for SlackServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 fn slack_error(code: &str) -> Response {
     axum::Json(json!({"ok": false, "error": code})).into_response()
 }
 
 async fn handle(
     State(state): State<Shared>,
+    Injected(fault): Injected<SlackFault>,
     Path(method): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (answer, response) = answer(&state, &method, query.as_deref(), &headers, &body);
+    let (answer, response) = answer(&state, fault, &method, query.as_deref(), &headers, &body);
     lock(&state).calls.push(Call { method, answer });
     response
 }
 
 fn answer(
     state: &Shared,
+    fault: Option<SlackFault>,
     method: &str,
     query: Option<&str>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> (String, Response) {
-    let fault = lock(state).faults.pop_front();
     match fault {
         Some(SlackFault::RateLimited { retry_after }) => {
             return (

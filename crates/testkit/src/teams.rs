@@ -5,11 +5,12 @@
 //! Card attachments, and each card against the Adaptive Card schema as far as Varsel
 //! uses it (else 400 with `{"error": {"code": …, "message": …}}`, as Logic Apps answers).
 //! Accepted requests get 202 and are recorded. It can be told to answer the next
-//! requests with a fault (HTTP 429 with `Retry-After`, or a bare HTTP status).
+//! requests with a fault (HTTP 429 with `Retry-After`, or an HTTP status with a Logic
+//! Apps error body) or to misbehave (hang, answer slowly, reset the connection, answer
+//! 200 with an HTML page: [`Misbehaviour`]), in the order asked for.
 
 #![allow(clippy::expect_used)]
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -19,8 +20,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+
+use crate::fault::{Faults, Injected, Misbehaviour, Protocol, Serving};
 
 /// The workflow id in the server's URL.
 pub const WORKFLOW_ID: &str = "5f0c2f5e7c3b4a55b1f3a1c0d6e9a8b7";
@@ -81,7 +82,6 @@ impl ReceivedCard {
 
 #[derive(Default)]
 struct Inner {
-    faults: VecDeque<TeamsFault>,
     calls: Vec<Call>,
     cards: Vec<ReceivedCard>,
 }
@@ -99,24 +99,30 @@ fn lock(s: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
 pub struct TeamsServer {
     pub port: u16,
     ctx: Ctx,
-    task: JoinHandle<()>,
+    faults: Arc<Faults<TeamsFault>>,
+    _serving: Serving,
 }
 
 impl TeamsServer {
     pub async fn start() -> TeamsServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind teams");
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let (listener, port) = crate::fault::bind("teams").await;
         let ctx = Ctx {
             sig: format!("sig{port}Xk2p9QvR"),
             inner: Arc::default(),
         };
+        let faults = Faults::new();
         let app = Router::new()
-            .route("/workflows/{id}/triggers/manual/paths/invoke", post(handle))
+            .route(
+                "/workflows/{id}/triggers/manual/paths/invoke",
+                faults.on(post(handle)),
+            )
             .with_state(ctx.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        TeamsServer { port, ctx, task }
+        TeamsServer {
+            port,
+            ctx,
+            faults,
+            _serving: crate::fault::serve(listener, app, Protocol::Http1),
+        }
     }
 
     /// The workflow webhook URL, signature included.
@@ -134,10 +140,12 @@ impl TeamsServer {
 
     /// Answers the next `n` requests with `fault`.
     pub fn fail_next(&self, n: usize, fault: TeamsFault) {
-        let mut s = lock(&self.ctx.inner);
-        for _ in 0..n {
-            s.faults.push_back(fault.clone());
-        }
+        self.faults.answer_next(n, fault);
+    }
+
+    /// The next `n` requests get `m` (after the faults already asked for).
+    pub fn misbehave_next(&self, n: usize, m: Misbehaviour) {
+        self.faults.misbehave_next(n, m);
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -147,12 +155,6 @@ impl TeamsServer {
     /// Every accepted card, in order.
     pub fn cards(&self) -> Vec<ReceivedCard> {
         lock(&self.ctx.inner).cards.clone()
-    }
-}
-
-impl Drop for TeamsServer {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
@@ -166,12 +168,13 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 
 async fn handle(
     State(ctx): State<Ctx>,
+    Injected(fault): Injected<TeamsFault>,
     Path(workflow): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (code, response) = answer(&ctx, &workflow, query.as_deref(), &headers, &body);
+    let (code, response) = answer(&ctx, fault, &workflow, query.as_deref(), &headers, &body);
     lock(&ctx.inner).calls.push(Call {
         status: response.status().as_u16(),
         code,
@@ -181,12 +184,12 @@ async fn handle(
 
 fn answer(
     ctx: &Ctx,
+    fault: Option<TeamsFault>,
     workflow: &str,
     query: Option<&str>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> (String, Response) {
-    let fault = lock(&ctx.inner).faults.pop_front();
     match fault {
         Some(TeamsFault::Throttled { retry_after }) => {
             let mut r = error(

@@ -2,20 +2,33 @@
 //! count (withdrawn ones left out, an empty batch sends nothing); grouped replies become
 //! one email; a digest period becomes one summary email.
 
+use serde::{Deserialize, Serialize};
 use varsel_core::ObjectRef;
-use varsel_store::{Job, ProcessedBatch};
+use varsel_store::{Job, JobKind, ProcessedBatch};
 
-use super::JobError;
 use super::email::EmailJob;
+use super::{Effects, JobError, JobRun};
 use crate::processor::plan::{
     AccountCache, Subject, add_notification, decide_for, facts, load_channels,
 };
 use crate::state::AppState;
 
-pub async fn fire(state: &AppState, job: &Job) -> Result<(), JobError> {
-    let id = job.payload["batch_id"]
-        .as_str()
-        .ok_or_else(|| JobError::permanent("batch job without batch_id"))?;
+/// Fires one batch.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BatchJob {
+    pub batch_id: String,
+}
+
+#[async_trait::async_trait]
+impl JobRun for BatchJob {
+    const KIND: JobKind = JobKind::Batch;
+
+    async fn run(&self, state: &AppState, _job: &Job, _fx: &mut Effects) -> Result<(), JobError> {
+        fire(state, &self.batch_id).await
+    }
+}
+
+async fn fire(state: &AppState, id: &str) -> Result<(), JobError> {
     let Some((b, items)) = state.store.batch(id).await? else {
         return Ok(());
     };

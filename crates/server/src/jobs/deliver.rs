@@ -5,15 +5,17 @@
 //! state. A provider's `Retry-After` sets the next attempt.
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 use varsel_core::model::User;
 use varsel_delivery::apns::ApnsDevice;
 use varsel_delivery::channel::{Channel as _, Message, Outcome};
 use varsel_delivery::slack::{SlackTarget, SlackToken};
 use varsel_delivery::teams::{TeamsTarget, TeamsWebhookUrl};
 use varsel_delivery::webpush::PushSubscription;
-use varsel_store::{Connection, Device, FeedItem, Job, NewJob, UserLink};
+use varsel_store::{Connection, Device, FeedItem, Job, JobKind, NewJob, UserLink};
 
-use super::JobError;
+use super::email::{gate, observe_send};
+use super::{Effects, JobError, JobErrorKind, JobRun};
 use crate::processor::plan::new_job;
 use crate::state::AppState;
 
@@ -37,7 +39,7 @@ impl DeliverJob {
         run_at: i64,
     ) -> NewJob {
         new_job(
-            "deliver",
+            JobKind::Deliver,
             format!("deliver:{notification_id}:{channel}"),
             account,
             serde_json::json!({
@@ -46,43 +48,112 @@ impl DeliverJob {
             run_at,
         )
     }
+}
 
-    fn of(job: &Job) -> Result<DeliverJob, JobError> {
-        serde_json::from_value(job.payload.clone())
-            .map_err(|e| JobError::permanent(format!("bad delivery job: {e}")))
+/// How many sends of each channel run at once on this node.
+pub struct ChannelLimits {
+    slack: Semaphore,
+    teams: Semaphore,
+    webpush: Semaphore,
+    mobile: Semaphore,
+}
+
+impl ChannelLimits {
+    pub fn new(per_channel: usize) -> ChannelLimits {
+        let n = per_channel.max(1);
+        ChannelLimits {
+            slack: Semaphore::new(n),
+            teams: Semaphore::new(n),
+            webpush: Semaphore::new(n),
+            mobile: Semaphore::new(n),
+        }
+    }
+
+    fn of(&self, channel: &str) -> Option<&Semaphore> {
+        match channel {
+            "slack" => Some(&self.slack),
+            "teams" => Some(&self.teams),
+            "webpush" => Some(&self.webpush),
+            "mobile" => Some(&self.mobile),
+            _ => None,
+        }
     }
 }
 
-async fn set(
-    state: &AppState,
-    d: &DeliverJob,
-    st: &str,
-    reason: Option<&str>,
-) -> Result<(), JobError> {
-    state
-        .store
-        .set_delivery(
-            &d.notification_id,
-            &d.channel,
-            st,
-            reason,
-            false,
-            state.now(),
-        )
-        .await?;
+fn set(fx: &mut Effects, d: &DeliverJob, st: &str, reason: Option<&str>) -> Result<(), JobError> {
+    fx.delivery(&d.notification_id, &d.channel, st, reason);
     Ok(())
 }
 
-/// Records a failed attempt on the delivery: `retrying`, or `failed` when given up.
-pub async fn record_failure(
+/// Tells the destination's circuit breaker how a send went: a retryable outcome (no
+/// answer, 5xx, 429) is the destination failing; any other answer is it working.
+fn observe(
     state: &AppState,
-    job: &Job,
-    error: &str,
-    dead: bool,
-) -> Result<(), JobError> {
-    let d = DeliverJob::of(job)?;
-    let st = if dead { "failed" } else { "retrying" };
-    set(state, &d, st, Some(error)).await
+    dest: &str,
+    channel: &'static str,
+    started: std::time::Instant,
+    outcome: &Outcome,
+) {
+    match outcome {
+        Outcome::Retry { after, .. } => {
+            state.breakers.failure(dest, state.now(), *after);
+            observe_send(channel, started, "retry");
+        }
+        Outcome::Delivered => {
+            state.breakers.success(dest);
+            observe_send(channel, started, "delivered");
+        }
+        Outcome::Permanent { .. } | Outcome::Gone { .. } => {
+            state.breakers.success(dest);
+            observe_send(channel, started, "refused");
+        }
+    }
+}
+
+/// The host of a URL, the circuit breaker's key for per-address providers.
+fn host_of(url: &str) -> String {
+    url.split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', '?', '#']).next())
+        .map(|h| h.rsplit('@').next().unwrap_or(h).to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+#[async_trait::async_trait]
+impl JobRun for DeliverJob {
+    const KIND: JobKind = JobKind::Deliver;
+
+    fn about(&self) -> (Option<&str>, Option<&str>) {
+        (Some(&self.notification_id), Some(&self.channel))
+    }
+
+    /// A failed attempt on the delivery: `retrying`, `waiting` (destination backed off),
+    /// or `failed` when given up.
+    fn failed(&self, _job: &Job, error: &JobError, dead: bool, fx: &mut Effects) {
+        let st = match error.kind {
+            JobErrorKind::Wait(_) => "waiting",
+            _ if dead => "failed",
+            _ => "retrying",
+        };
+        fx.delivery(
+            &self.notification_id,
+            &self.channel,
+            st,
+            Some(&error.message),
+        );
+    }
+
+    async fn run(&self, state: &AppState, _job: &Job, fx: &mut Effects) -> Result<(), JobError> {
+        let _permit = match state.channel_limits.of(&self.channel) {
+            Some(s) => Some(
+                s.acquire()
+                    .await
+                    .map_err(|_| JobError::retry("shutting down"))?,
+            ),
+            None => None,
+        };
+        send(state, self, fx).await
+    }
 }
 
 /// The message of a notification for one channel: its rendered text (already in the
@@ -110,28 +181,27 @@ async fn message(
 }
 
 /// Turns an adapter's outcome into the job's result and the delivery's state.
-async fn settle(state: &AppState, d: &DeliverJob, outcome: Outcome) -> Result<(), JobError> {
+fn settle(fx: &mut Effects, d: &DeliverJob, outcome: Outcome) -> Result<(), JobError> {
     match outcome {
-        Outcome::Delivered => set(state, d, "delivered", None).await,
+        Outcome::Delivered => set(fx, d, "delivered", None),
         Outcome::Retry { after, reason } => Err(JobError::retry(reason).after(after)),
         Outcome::Permanent { reason } => Err(JobError::permanent(reason)),
-        Outcome::Gone { reason } => set(state, d, "failed", Some(&format!("gone: {reason}"))).await,
+        Outcome::Gone { reason } => set(fx, d, "failed", Some(&format!("gone: {reason}"))),
     }
 }
 
-pub async fn send(state: &AppState, job: &Job) -> Result<(), JobError> {
-    let d = DeliverJob::of(job)?;
+async fn send(state: &AppState, d: &DeliverJob, fx: &mut Effects) -> Result<(), JobError> {
     let Some(n) = state.store.notification(&d.notification_id).await? else {
         return Ok(());
     };
     let Some(user) = state.store.get_user(&n.account_id, &n.user_id).await? else {
-        return set(state, &d, "skipped", Some("unknown_user")).await;
+        return set(fx, d, "skipped", Some("unknown_user"));
     };
-    let msg = message(state, &n, &user, &d).await?;
+    let msg = message(state, &n, &user, d).await?;
     match d.channel.as_str() {
-        "slack" => slack(state, &d, &user, &msg).await,
-        "teams" => teams(state, &d, &user, &msg).await,
-        "webpush" | "mobile" => devices(state, &d, &user, &msg).await,
+        "slack" => slack(state, d, &user, &msg, fx).await,
+        "teams" => teams(state, d, &user, &msg, fx).await,
+        "webpush" | "mobile" => devices(state, d, &user, &msg, fx).await,
         other => Err(JobError::permanent(format!("unknown channel `{other}`"))),
     }
 }
@@ -154,10 +224,11 @@ async fn secret(
     d: &DeliverJob,
     account: &str,
     provider: &str,
+    fx: &mut Effects,
 ) -> Result<Option<String>, JobError> {
     let Some(c) = state.store.connection(account, provider).await? else {
         let reason = format!("not_connected:{provider}");
-        set(state, d, "skipped", Some(&reason)).await?;
+        set(fx, d, "skipped", Some(&reason))?;
         return Ok(None);
     };
     open_secret(state, &c).map(Some)
@@ -185,8 +256,11 @@ async fn slack(
     d: &DeliverJob,
     user: &User,
     msg: &Message,
+    fx: &mut Effects,
 ) -> Result<(), JobError> {
-    let Some(token) = secret(state, d, &user.account_id, "slack").await? else {
+    let dest = format!("slack:{}", host_of(state.providers.slack.base_url()));
+    gate(state, &dest)?;
+    let Some(token) = secret(state, d, &user.account_id, "slack", fx).await? else {
         return Ok(());
     };
     let token = SlackToken::new(token);
@@ -200,18 +274,20 @@ async fn slack(
         None => match_user(state, &token, user).await?,
     };
     let Some(slack_id) = slack_id else {
-        return set(state, d, "skipped", Some("not_connected:slack")).await;
+        return set(fx, d, "skipped", Some("not_connected:slack"));
     };
     let target = SlackTarget {
         token,
         user_id: slack_id,
     };
+    let started = std::time::Instant::now();
     let outcome = state.providers.slack.deliver(&target, msg).await;
+    observe(state, &dest, "slack", started, &outcome);
     if matches!(outcome, Outcome::Gone { .. }) {
         // The Slack user is gone: not connected until a lookup finds them again.
         remember_match(state, user, None).await?;
     }
-    settle(state, d, outcome).await
+    settle(fx, d, outcome)
 }
 
 /// Looks the user up in Slack by email and remembers the answer (found or not).
@@ -246,19 +322,36 @@ async fn teams(
     d: &DeliverJob,
     user: &User,
     msg: &Message,
+    fx: &mut Effects,
 ) -> Result<(), JobError> {
-    let Some(url) = secret(state, d, &user.account_id, "teams").await? else {
+    let Some(url) = secret(state, d, &user.account_id, "teams", fx).await? else {
         return Ok(());
     };
     if user.email.is_empty() {
-        return set(state, d, "skipped", Some("no_email")).await;
+        return set(fx, d, "skipped", Some("no_email"));
     }
+    let dest = format!("teams:{}", host_of(&url));
+    gate(state, &dest)?;
     let target = TeamsTarget {
         webhook: TeamsWebhookUrl::new(url),
         recipient_email: user.email.clone(),
     };
+    let started = std::time::Instant::now();
     let outcome = state.providers.teams.post(&target, msg).await;
-    settle(state, d, outcome).await
+    observe(state, &dest, "teams", started, &outcome);
+    settle(fx, d, outcome)
+}
+
+/// The circuit breaker's key of a device: its push service's host (Web Push), or the
+/// provider (FCM, APNs).
+fn device_destination(dev: &Device) -> String {
+    match dev.kind.as_str() {
+        "webpush" => format!(
+            "webpush:{}",
+            host_of(dev.data["endpoint"].as_str().unwrap_or_default())
+        ),
+        other => other.to_string(),
+    }
 }
 
 /// Sends to one device with its kind's adapter; `None` when this server cannot send to
@@ -286,12 +379,14 @@ async fn to_device(state: &AppState, dev: &Device, msg: &Message) -> Option<Outc
 
 /// Web Push or mobile: every device of the kind(s). Delivered when any device took it;
 /// devices reported gone are removed; retried (at the longest `Retry-After`) only when
-/// no device took it and one may later.
+/// no device took it and one may later. A device whose push service is backed off is
+/// not tried; when every device's is, the job waits for the earliest.
 async fn devices(
     state: &AppState,
     d: &DeliverJob,
     user: &User,
     msg: &Message,
+    fx: &mut Effects,
 ) -> Result<(), JobError> {
     let all = state
         .store
@@ -306,11 +401,35 @@ async fn devices(
         .collect();
     let (mut delivered, mut retry, mut failed) =
         (0, None::<(Option<std::time::Duration>, String)>, Vec::new());
-    let mut tried = 0;
+    let (mut tried, mut waiting) = (0, None::<JobError>);
+    let channel: &'static str = if d.channel == "webpush" {
+        "webpush"
+    } else {
+        "mobile"
+    };
     for dev in mine {
+        let dest = device_destination(dev);
+        if let Err(w) = gate(state, &dest) {
+            let earlier = match (&waiting, &w.kind) {
+                (
+                    Some(JobError {
+                        kind: JobErrorKind::Wait(a),
+                        ..
+                    }),
+                    JobErrorKind::Wait(b),
+                ) => b < a,
+                _ => true,
+            };
+            if earlier {
+                waiting = Some(w);
+            }
+            continue;
+        }
+        let started = std::time::Instant::now();
         let Some(outcome) = to_device(state, dev, msg).await else {
             continue;
         };
+        observe(state, &dest, channel, started, &outcome);
         tried += 1;
         match outcome {
             Outcome::Delivered => delivered += 1,
@@ -331,10 +450,13 @@ async fn devices(
     }
     if delivered > 0 {
         let note = (delivered < tried).then(|| format!("{delivered} of {tried} devices"));
-        return set(state, d, "delivered", note.as_deref()).await;
+        return set(fx, d, "delivered", note.as_deref());
     }
     if let Some((after, reason)) = retry {
         return Err(JobError::retry(reason).after(after));
+    }
+    if let Some(w) = waiting {
+        return Err(w);
     }
     if tried == 0 {
         let reason = if d.channel == "webpush" {
@@ -342,18 +464,23 @@ async fn devices(
         } else {
             "no_device:mobile"
         };
-        return set(state, d, "skipped", Some(reason)).await;
+        return set(fx, d, "skipped", Some(reason));
     }
-    set(state, d, "failed", Some(&failed.join("; "))).await
+    set(fx, d, "failed", Some(&failed.join("; ")))
 }
 
 /// The job that matches every user of an account to their Slack user after Slack is
 /// connected, so preferences show who is connected before anything is sent. Users
 /// matched for their current address are skipped, so a retried job (after Slack's rate
 /// limit) carries on where it stopped.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SlackMatchJob {
+    pub account_id: String,
+}
+
 pub fn match_job(account: &str, now: i64) -> NewJob {
     new_job(
-        "slack_match",
+        JobKind::SlackMatch,
         format!("slack_match:{account}:{now}"),
         account,
         serde_json::json!({ "account_id": account }),
@@ -361,31 +488,34 @@ pub fn match_job(account: &str, now: i64) -> NewJob {
     )
 }
 
-pub async fn match_account(state: &AppState, job: &Job) -> Result<(), JobError> {
-    let account = job.payload["account_id"]
-        .as_str()
-        .ok_or_else(|| JobError::permanent("slack_match job without account_id"))?;
-    let Some(c) = state.store.connection(account, "slack").await? else {
-        return Ok(());
-    };
-    let token = SlackToken::new(open_secret(state, &c)?);
-    let users: Vec<User> = state
-        .store
-        .account_users(account)
-        .await?
-        .into_iter()
-        .map(|(u, _)| u)
-        .filter(|u| !u.email.is_empty())
-        .collect();
-    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
-    let links = state.store.user_links(account, "slack", &ids).await?;
-    for u in &users {
-        let current = links
-            .iter()
-            .any(|l| l.user_id == u.id && l.is_for(&u.email));
-        if !current {
-            match_user(state, &token, u).await?;
+#[async_trait::async_trait]
+impl JobRun for SlackMatchJob {
+    const KIND: JobKind = JobKind::SlackMatch;
+
+    async fn run(&self, state: &AppState, _job: &Job, _fx: &mut Effects) -> Result<(), JobError> {
+        let account = self.account_id.as_str();
+        let Some(c) = state.store.connection(account, "slack").await? else {
+            return Ok(());
+        };
+        let token = SlackToken::new(open_secret(state, &c)?);
+        let users: Vec<User> = state
+            .store
+            .account_users(account)
+            .await?
+            .into_iter()
+            .map(|(u, _)| u)
+            .filter(|u| !u.email.is_empty())
+            .collect();
+        let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+        let links = state.store.user_links(account, "slack", &ids).await?;
+        for u in &users {
+            let current = links
+                .iter()
+                .any(|l| l.user_id == u.id && l.is_for(&u.email));
+            if !current {
+                match_user(state, &token, u).await?;
+            }
         }
+        Ok(())
     }
-    Ok(())
 }

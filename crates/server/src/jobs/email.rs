@@ -1,4 +1,4 @@
-//! The email job: checks the daily cap, renders the email in the recipient's language
+//! The email job: waits while the SMTP server is backed off, checks the daily cap, renders the email in the recipient's language
 //! from the template files, sends it (SMTP or the local outbox) with a Message-ID that is
 //! stable per delivery, and records the delivery state.
 
@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use varsel_core::model::User;
 use varsel_delivery::email::OutgoingEmail;
-use varsel_store::{FeedItem, Job, NewJob};
+use varsel_store::{CapTake, FeedItem, Job, JobKind, NewJob};
 
-use super::JobError;
-use crate::mailer::Envelope;
+use super::breaker::Gate;
+use super::{Effects, JobError, JobErrorKind, JobRun};
+use crate::mailer::{Envelope, Mailer, outbox_row};
 use crate::processor::plan::new_job;
 use crate::state::AppState;
 
@@ -33,7 +34,7 @@ pub enum EmailJob {
 impl EmailJob {
     pub fn job(&self, account: &str, dedupe_key: String, run_at: i64) -> NewJob {
         new_job(
-            "email",
+            JobKind::Email,
             dedupe_key,
             account,
             serde_json::to_value(self).unwrap_or_default(),
@@ -74,56 +75,80 @@ fn notification_ids(e: &EmailJob) -> Vec<String> {
     }
 }
 
-/// Marks every notification of the job (or the job's own delivery) with a state.
-async fn mark(
-    state: &AppState,
-    job: &Job,
-    e: &EmailJob,
-    st: &str,
-    reason: Option<&str>,
-    counted: bool,
-) -> Result<(), JobError> {
-    let now = state.now();
-    let mut keys = notification_ids(e);
-    if keys.is_empty() {
-        keys.push(job.id.clone());
-    }
-    for k in keys {
-        state
-            .store
-            .set_delivery(&k, "email", st, reason, counted, now)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Records a failed attempt on the deliveries: still pending (retrying) or failed.
-pub async fn record_failure(
-    state: &AppState,
-    job: &Job,
-    error: &str,
-    dead: bool,
-) -> Result<(), JobError> {
-    let e: EmailJob = serde_json::from_value(job.payload.clone()).map_err(JobError::permanent)?;
-    let key = delivery_key(job, &e);
-    let counted = state
-        .store
-        .deliveries(&[key])
-        .await?
-        .first()
-        .is_some_and(|d| d.cap_counted);
-    let (st, reason) = if dead {
-        ("failed", format!("gave up: {error}"))
+/// The keys of the deliveries the job updates: its notifications, or the job itself.
+fn keys(job: &Job, e: &EmailJob) -> Vec<String> {
+    let ids = notification_ids(e);
+    if ids.is_empty() {
+        vec![job.id.clone()]
     } else {
-        ("pending", format!("retrying: {error}"))
-    };
-    mark(state, job, &e, st, Some(&reason), counted).await
+        ids
+    }
 }
 
-/// Runs an email job.
-pub async fn send(state: &AppState, job: &Job) -> Result<(), JobError> {
-    let e: EmailJob = serde_json::from_value(job.payload.clone()).map_err(JobError::permanent)?;
-    let (to, type_id, kinds, ctx) = match &e {
+/// Marks every notification of the job (or the job's own delivery) with a state.
+fn mark(fx: &mut Effects, job: &Job, e: &EmailJob, st: &str, reason: Option<&str>) {
+    for k in keys(job, e) {
+        fx.delivery(&k, "email", st, reason);
+    }
+}
+
+/// The message of a backed-off destination, for the job's log and the trace.
+pub fn waiting_reason(dest: &str, until: i64, failures: u32) -> String {
+    let at = chrono::DateTime::from_timestamp_millis(until)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    format!("circuit_open: {dest} failed {failures} times in a row; next try after {at}")
+}
+
+/// Asks the circuit breaker whether `dest` may be used now.
+pub fn gate(state: &AppState, dest: &str) -> Result<(), JobError> {
+    match state.breakers.gate(dest, state.now()) {
+        Gate::Pass => Ok(()),
+        Gate::Wait { until, failures } => {
+            Err(JobError::wait(until, waiting_reason(dest, until, failures)))
+        }
+    }
+}
+
+/// Counts a send's outcome for the metrics: latency and outcome per channel.
+pub fn observe_send(channel: &'static str, started: std::time::Instant, outcome: &'static str) {
+    metrics::histogram!("varsel_send_seconds", "channel" => channel)
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("varsel_sends_total", "channel" => channel, "outcome" => outcome)
+        .increment(1);
+}
+
+#[async_trait::async_trait]
+impl JobRun for EmailJob {
+    const KIND: JobKind = JobKind::Email;
+
+    fn about(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            EmailJob::Notifications { ids } => (ids.first().map(String::as_str), Some("email")),
+            _ => (None, Some("email")),
+        }
+    }
+
+    fn failed(&self, job: &Job, error: &JobError, dead: bool, fx: &mut Effects) {
+        let (st, reason) = match &error.kind {
+            JobErrorKind::Wait(_) => ("waiting", error.message.clone()),
+            _ if dead => ("failed", format!("gave up: {error}")),
+            _ => ("pending", format!("retrying: {error}")),
+        };
+        mark(fx, job, self, st, Some(&reason));
+    }
+
+    async fn run(&self, state: &AppState, job: &Job, fx: &mut Effects) -> Result<(), JobError> {
+        // A backed-off SMTP server: wait, without spending an attempt or a cap count.
+        if let Some(dest) = state.mailer.destination() {
+            gate(state, dest)?;
+        }
+        send(state, job, self, fx).await
+    }
+}
+
+async fn send(state: &AppState, job: &Job, e: &EmailJob, fx: &mut Effects) -> Result<(), JobError> {
+    let (to, type_id, kinds, ctx) = match e {
         EmailJob::Notifications { ids } => {
             let mut items: Vec<FeedItem> = Vec::new();
             for id in ids {
@@ -135,7 +160,8 @@ pub async fn send(state: &AppState, job: &Job) -> Result<(), JobError> {
                 return Ok(());
             };
             let Some(u) = user(state, &first.account_id, &first.user_id).await? else {
-                return mark(state, job, &e, "dropped", Some("unknown_user"), false).await;
+                mark(fx, job, e, "dropped", Some("unknown_user"));
+                return Ok(());
             };
             let ctx = serde_json::json!({
                 "title": first.title, "body": first.body, "url": first.url, "count": first.count,
@@ -210,29 +236,36 @@ pub async fn send(state: &AppState, job: &Job) -> Result<(), JobError> {
         }
     };
 
-    // The daily cap counts each delivery once, even when its sending is retried.
-    let key = delivery_key(job, &e);
-    let counted = state
-        .store
-        .deliveries(std::slice::from_ref(&key))
-        .await?
-        .first()
-        .is_some_and(|d| d.cap_counted);
+    // The daily cap counts each delivery once, even when its sending is retried: a first
+    // attempt has not counted yet; a later one reads whether an earlier one did.
+    let key = delivery_key(job, e);
+    let counted = job.attempts > 1
+        && state
+            .store
+            .deliveries(std::slice::from_ref(&key))
+            .await?
+            .iter()
+            .any(|d| d.channel == "email" && d.cap_counted);
     let capped = !matches!(e, EmailJob::DefaultsChanged { .. });
     if capped && !counted {
-        let day = varsel_core::schedule::utc_day(state.now());
-        if !state
-            .store
-            .take_email_cap(&to.email, &type_id, &day, state.config.email_daily_cap)
-            .await?
-        {
+        let take = CapTake {
+            address: to.email.clone(),
+            type_id: type_id.clone(),
+            day: varsel_core::schedule::utc_day(state.now()),
+            cap: state.config.email_daily_cap,
+            delivery: key.clone(),
+        };
+        let granted = state
+            .recorder
+            .caps
+            .call(take)
+            .await
+            .map_err(JobError::retry)?;
+        if !granted {
             metrics::counter!("varsel_emails_total", "outcome" => "dropped").increment(1);
-            return mark(state, job, &e, "dropped", Some("daily_cap"), false).await;
+            mark(fx, job, e, "dropped", Some("daily_cap"));
+            return Ok(());
         }
-        state
-            .store
-            .set_delivery(&key, "email", "sending", None, true, state.now())
-            .await?;
     }
 
     let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
@@ -248,21 +281,36 @@ pub async fn send(state: &AppState, job: &Job) -> Result<(), JobError> {
         content,
         unsubscribe_url: Some(preferences_url(state)),
     };
-    let env = Envelope {
-        account_id: &to.account_id,
-        user_id: &to.id,
-        type_id: &type_id,
-        now: state.now(),
-    };
-    match state.mailer.send(&email, &env).await {
-        Ok(()) => {
-            metrics::counter!("varsel_emails_total", "outcome" => "sent").increment(1);
-            mark(state, job, &e, "sent", None, capped).await
+    let started = std::time::Instant::now();
+    match &state.mailer {
+        Mailer::Outbox => {
+            let env = Envelope {
+                account_id: &to.account_id,
+                user_id: &to.id,
+                type_id: &type_id,
+                now: state.now(),
+            };
+            fx.outbox.push(outbox_row(&email, &env));
         }
-        Err(err) => Err(JobError {
-            retryable: err.retryable,
-            message: err.message,
-            after: None,
-        }),
+        Mailer::Smtp(smtp) => {
+            if let Err(err) = smtp.send(&email).await {
+                observe_send("email", started, "failed");
+                if err.destination {
+                    state
+                        .breakers
+                        .failure(smtp.destination(), state.now(), None);
+                }
+                return Err(if err.retryable {
+                    JobError::retry(err.message)
+                } else {
+                    JobError::permanent(err.message)
+                });
+            }
+            state.breakers.success(smtp.destination());
+        }
     }
+    observe_send("email", started, "sent");
+    metrics::counter!("varsel_emails_total", "outcome" => "sent").increment(1);
+    mark(fx, job, e, "sent", None);
+    Ok(())
 }

@@ -1,53 +1,79 @@
-//! The job worker: claims due jobs under a lease, runs each (a panic counts as a failed
-//! attempt), logs the attempt, and retries with exponential backoff and jitter until the
-//! job is dead-lettered. It wakes on an in-process signal, on other nodes' news, and at
-//! the next due time, with a fallback poll.
+//! The job engine. Due jobs are claimed in batches under a lease (`engine.rs`), each runs
+//! as a task under a deadline and its channel's concurrency limit, and the outcomes —
+//! the attempt log, the job's next state, delivery states, outbox rows — are written
+//! together by a group commit (`record.rs`). A destination that keeps failing is backed
+//! off as a whole (`breaker.rs`). Each kind of job is a type implementing [`JobRun`].
 
 pub mod batch;
+pub mod breaker;
 pub mod deliver;
 pub mod email;
+pub mod engine;
+pub mod record;
 
 use std::time::Duration;
 
 use futures::FutureExt;
-use varsel_store::{Job, JobAttempt, JobNext};
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+use varsel_store::{DeliveryUpdate, Job, JobAttempt, JobKind, JobNext, JobOutcome, OutboxEmail};
+
+pub use engine::{run, run_due};
 
 use crate::state::AppState;
 
-/// Longest sleep without a wake-up.
-const POLL: Duration = Duration::from_secs(5);
-/// Jobs claimed at once.
-const CLAIM: i64 = 32;
+/// How a failed attempt goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobErrorKind {
+    /// Try again after the backoff.
+    Retry,
+    /// Try again, not before the provider's `Retry-After`.
+    RetryAfter(Duration),
+    /// Trying again cannot help: dead-lettered at once.
+    Permanent,
+    /// The address is gone (a device unregistered): nothing left to do, not a dead letter.
+    Gone,
+    /// Not tried: the destination is backed off until then (Unix ms). The attempt does
+    /// not count.
+    Wait(i64),
+}
 
-/// A failed attempt: retry later, or give up at once.
-#[derive(Debug, thiserror::Error)]
+/// A failed attempt.
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct JobError {
-    pub retryable: bool,
+    pub kind: JobErrorKind,
     pub message: String,
-    /// The earliest next attempt a provider asked for (`Retry-After`).
-    pub after: Option<Duration>,
 }
 
 impl JobError {
     pub fn retry(message: impl std::fmt::Display) -> JobError {
         JobError {
-            retryable: true,
+            kind: JobErrorKind::Retry,
             message: message.to_string(),
-            after: None,
         }
     }
     pub fn permanent(message: impl std::fmt::Display) -> JobError {
         JobError {
-            retryable: false,
+            kind: JobErrorKind::Permanent,
             message: message.to_string(),
-            after: None,
         }
     }
     /// Not before `after` (a provider's `Retry-After`), if given.
     pub fn after(mut self, after: Option<Duration>) -> JobError {
-        self.after = after;
+        if let (JobErrorKind::Retry, Some(a)) = (&self.kind, after) {
+            self.kind = JobErrorKind::RetryAfter(a);
+        }
         self
+    }
+    pub fn wait(until: i64, message: impl std::fmt::Display) -> JobError {
+        JobError {
+            kind: JobErrorKind::Wait(until),
+            message: message.to_string(),
+        }
+    }
+    fn retryable(&self) -> bool {
+        matches!(self.kind, JobErrorKind::Retry | JobErrorKind::RetryAfter(_))
     }
 }
 
@@ -63,51 +89,43 @@ impl From<anyhow::Error> for JobError {
     }
 }
 
-/// Runs until the process ends.
-pub async fn run(state: AppState) {
-    loop {
-        let ran = match run_due(&state).await {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::error!(error = %e, "job worker error");
-                0
-            }
-        };
-        if ran > 0 {
-            continue;
-        }
-        let now = state.now();
-        let wait = match state.store.next_job_at().await {
-            Ok(Some(at)) => {
-                Duration::from_millis((at - now).clamp(20, POLL.as_millis() as i64) as u64)
-            }
-            _ => POLL,
-        };
-        tokio::select! {
-            _ = state.jobs_wake.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
-        }
+/// What a running job changes besides its own state; recorded with its outcome in one
+/// transaction.
+#[derive(Debug, Default)]
+pub struct Effects {
+    pub deliveries: Vec<DeliveryUpdate>,
+    pub outbox: Vec<OutboxEmail>,
+}
+
+impl Effects {
+    pub fn delivery(
+        &mut self,
+        notification_id: &str,
+        channel: &str,
+        state: &str,
+        reason: Option<&str>,
+    ) {
+        self.deliveries.push(DeliveryUpdate {
+            notification_id: notification_id.to_string(),
+            channel: channel.to_string(),
+            state: state.to_string(),
+            reason: reason.map(str::to_string),
+            cap_counted: false,
+        });
     }
 }
 
-/// Claims and runs the jobs due now; returns how many ran.
-pub async fn run_due(state: &AppState) -> anyhow::Result<usize> {
-    let now = state.now();
-    let lease = now + state.config.job_lease_seconds * 1000;
-    let jobs = state.store.claim_jobs(CLAIM, now, lease).await?;
-    let n = jobs.len();
-    futures::future::join_all(jobs.into_iter().map(|job| run_one(state, job))).await;
-    Ok(n)
-}
-
-async fn dispatch(state: &AppState, job: &Job) -> Result<(), JobError> {
-    match job.kind.as_str() {
-        "batch" => batch::fire(state, job).await,
-        "email" => email::send(state, job).await,
-        "deliver" => deliver::send(state, job).await,
-        "slack_match" => deliver::match_account(state, job).await,
-        other => Err(JobError::permanent(format!("unknown job kind `{other}`"))),
+/// A kind of job: its payload type, how it runs, and what a failure records.
+#[async_trait::async_trait]
+pub trait JobRun: DeserializeOwned + Send + Sync + Sized {
+    const KIND: JobKind;
+    /// The notification and channel the job is about, for its span.
+    fn about(&self) -> (Option<&str>, Option<&str>) {
+        (None, None)
     }
+    async fn run(&self, state: &AppState, job: &Job, fx: &mut Effects) -> Result<(), JobError>;
+    /// Records a failed attempt on what the job delivers (`dead`: given up).
+    fn failed(&self, _job: &Job, _error: &JobError, _dead: bool, _fx: &mut Effects) {}
 }
 
 fn jitter() -> f64 {
@@ -116,18 +134,51 @@ fn jitter() -> f64 {
     0.8 + f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) * 0.4
 }
 
-async fn run_one(state: &AppState, job: Job) {
+/// Runs one job of kind `J` under its span and deadline; returns its outcome to record.
+async fn run_typed<J: JobRun>(state: &AppState, job: &Job) -> JobOutcome {
     let started = state.now();
-    let span = tracing::info_span!("job", job.id = %job.id, job.kind = %job.kind, job.attempt = job.attempts);
-    let result = std::panic::AssertUnwindSafe(dispatch(state, &job))
-        .catch_unwind()
-        .await;
-    let result = result.unwrap_or_else(|_| Err(JobError::retry("the job panicked")));
+    let mut fx = Effects::default();
+    let payload: Result<J, _> = serde_json::from_value(job.payload.clone());
+    let (ntf, channel) = payload.as_ref().map(|p| p.about()).unwrap_or((None, None));
+    let span = tracing::info_span!(
+        "job",
+        job.id = %job.id,
+        job.kind = %job.kind,
+        job.attempt = job.attempts,
+        notification.id = ntf.unwrap_or(""),
+        channel = channel.unwrap_or(""),
+    );
+    let deadline = Duration::from_secs(state.config.job_deadline_seconds);
+    let result = async {
+        let p = payload
+            .as_ref()
+            .map_err(|e| JobError::permanent(format!("bad {} job: {e}", J::KIND)))?;
+        match tokio::time::timeout(
+            deadline,
+            std::panic::AssertUnwindSafe(p.run(state, job, &mut fx)).catch_unwind(),
+        )
+        .await
+        {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(JobError::retry("the job panicked")),
+            Err(_) => Err(JobError::retry(format!(
+                "the job ran past its deadline ({} s)",
+                deadline.as_secs()
+            ))),
+        }
+    }
+    .instrument(span.clone())
+    .await;
     let finished = state.now();
     let cfg = &state.config;
-    let (next, outcome, error) = match &result {
-        Ok(()) => (JobNext::Done, "done", None),
-        Err(e) if e.retryable && job.attempts < cfg.job_max_attempts => {
+    let (next, outcome) = match &result {
+        Ok(()) => (JobNext::Done, "done"),
+        Err(e) if matches!(e.kind, JobErrorKind::Gone) => (JobNext::Done, "gone"),
+        Err(JobError {
+            kind: JobErrorKind::Wait(until),
+            ..
+        }) => (JobNext::Wait { run_at: *until }, "wait"),
+        Err(e) if e.retryable() && job.attempts < cfg.job_max_attempts => {
             let backoff = varsel_core::schedule::backoff_ms(
                 job.attempts,
                 (cfg.job_retry_base_seconds * 1000.0) as i64,
@@ -135,46 +186,60 @@ async fn run_one(state: &AppState, job: Job) {
                 jitter(),
             );
             // A provider's Retry-After wins when it asks for longer than the backoff.
-            let asked = e.after.map_or(0, |a| a.as_millis() as i64);
-            let delay = backoff.max(asked);
+            let asked = match e.kind {
+                JobErrorKind::RetryAfter(a) => a.as_millis() as i64,
+                _ => 0,
+            };
             (
                 JobNext::Retry {
-                    run_at: finished + delay,
+                    run_at: finished + backoff.max(asked),
                 },
                 "retry",
-                Some(e.message.clone()),
             )
         }
-        Err(e) => (JobNext::Dead, "dead", Some(e.message.clone())),
+        Err(_) => (JobNext::Dead, "dead"),
     };
-    let _enter = span.enter();
-    match &error {
-        None => tracing::debug!("job done"),
-        Some(msg) => tracing::warn!(outcome, error = %msg, "job attempt failed"),
-    }
-    metrics::counter!("varsel_jobs_total", "kind" => job.kind.clone(), "outcome" => outcome)
-        .increment(1);
-    drop(_enter);
-    if next != JobNext::Done {
-        let (msg, dead) = (error.as_deref().unwrap_or(""), next == JobNext::Dead);
-        let recorded = match job.kind.as_str() {
-            "email" => email::record_failure(state, &job, msg, dead).await,
-            "deliver" => deliver::record_failure(state, &job, msg, dead).await,
-            _ => Ok(()),
-        };
-        if let Err(e) = recorded {
-            tracing::warn!(error = %e, "could not record the delivery failure");
+    {
+        let _enter = span.enter();
+        match &result {
+            Ok(()) => tracing::debug!("job done"),
+            Err(e) if outcome == "wait" => tracing::debug!(reason = %e, "job waits"),
+            Err(e) => tracing::warn!(outcome, error = %e, "job attempt failed"),
         }
     }
-    let attempt = JobAttempt {
-        attempt: job.attempts,
-        started_at: started,
-        finished_at: finished,
-        outcome: outcome.into(),
-        error,
-    };
-    if let Err(e) = state.store.finish_job(&job.id, &attempt, &next).await {
-        // The lease runs out and the job is tried again.
-        tracing::error!(job.id = %job.id, error = %e, "could not record the job's attempt");
+    metrics::counter!("varsel_jobs_total", "kind" => J::KIND.as_str(), "outcome" => outcome)
+        .increment(1);
+    let error = result.as_ref().err();
+    if let (Some(e), Ok(p)) = (error, &payload)
+        && (next != JobNext::Done || outcome == "gone")
+    {
+        p.failed(job, e, next == JobNext::Dead, &mut fx);
+    }
+    let message = error.map(|e| match &e.kind {
+        JobErrorKind::Wait(_) => format!("waiting: {e}"),
+        _ => e.message.clone(),
+    });
+    JobOutcome {
+        job_id: job.id.clone(),
+        attempt: JobAttempt {
+            attempt: job.attempts,
+            started_at: started,
+            finished_at: finished,
+            outcome: outcome.into(),
+            error: message,
+        },
+        next,
+        deliveries: fx.deliveries,
+        outbox: fx.outbox,
+    }
+}
+
+/// Runs a claimed job to its outcome.
+pub async fn execute(state: &AppState, job: &Job) -> JobOutcome {
+    match job.kind {
+        JobKind::Batch => run_typed::<batch::BatchJob>(state, job).await,
+        JobKind::Email => run_typed::<email::EmailJob>(state, job).await,
+        JobKind::Deliver => run_typed::<deliver::DeliverJob>(state, job).await,
+        JobKind::SlackMatch => run_typed::<deliver::SlackMatchJob>(state, job).await,
     }
 }

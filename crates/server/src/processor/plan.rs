@@ -304,7 +304,7 @@ fn plan_email(
 
 /// A new job with a fresh id.
 pub fn new_job(
-    kind: &str,
+    kind: varsel_store::JobKind,
     dedupe_key: String,
     account: &str,
     payload: serde_json::Value,
@@ -312,7 +312,7 @@ pub fn new_job(
 ) -> NewJob {
     NewJob {
         id: format!("job_{}", ulid::Ulid::new()),
-        kind: kind.to_string(),
+        kind,
         dedupe_key,
         account_id: Some(account.to_string()),
         payload,

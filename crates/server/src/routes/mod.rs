@@ -138,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .merge(batch)
         .merge(metrics)
         .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
         .route("/openapi.json", get(system::openapi))
         .merge(crate::ui::router())
         .fallback(not_found)

@@ -104,7 +104,8 @@ pub struct AttemptOut {
     pub attempt: i64,
     pub started_at: String,
     pub finished_at: String,
-    /// `done`, `retry` or `dead`.
+    /// `done`, `retry`, `dead`, `gone` (the address is gone: nothing left to do) or
+    /// `wait` (not tried: the destination was backed off; not counted as an attempt).
     pub outcome: String,
     pub error: Option<String>,
 }
@@ -113,7 +114,8 @@ pub struct AttemptOut {
 pub struct JobOut {
     pub id: String,
     pub kind: String,
-    /// `scheduled`, `done` or `dead`.
+    /// `scheduled`, `waiting` (scheduled, but its destination is backed off: `last_error`
+    /// says which and until when), `done` or `dead`.
     pub state: String,
     pub attempts: i64,
     pub run_at: String,
@@ -130,8 +132,16 @@ pub struct JobOut {
 fn job_out(j: varsel_store::Job, log: Option<Vec<varsel_store::JobAttempt>>) -> JobOut {
     JobOut {
         id: j.id,
-        kind: j.kind,
-        state: j.state,
+        kind: j.kind.to_string(),
+        state: if j.state == "scheduled"
+            && j.last_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("waiting:"))
+        {
+            "waiting".into()
+        } else {
+            j.state
+        },
         attempts: j.attempts,
         run_at: rfc3339(j.run_at),
         last_error: j.last_error,
@@ -156,7 +166,8 @@ fn job_out(j: varsel_store::Job, log: Option<Vec<varsel_store::JobAttempt>>) -> 
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct JobsQuery {
-    /// `dead` (default: the dead-letter list), `scheduled` or `done`.
+    /// `dead` (default: the dead-letter list), `scheduled` (including waiting), `waiting`
+    /// (backed off with their destination) or `done`.
     pub state: Option<String>,
     /// 1–100, default 20.
     pub limit: Option<i64>,
@@ -175,10 +186,10 @@ pub async fn list_jobs(
     ApiQuery(q): ApiQuery<JobsQuery>,
 ) -> ApiResult<Json<JobsOut>> {
     let st = q.state.unwrap_or_else(|| "dead".into());
-    if !matches!(st.as_str(), "dead" | "scheduled" | "done") {
+    if !matches!(st.as_str(), "dead" | "scheduled" | "waiting" | "done") {
         return Err(ApiError::bad_request(
             "invalid_state",
-            "state must be dead, scheduled or done",
+            "state must be dead, scheduled, waiting or done",
         ));
     }
     let jobs = state.store.jobs(&st, limit(q.limit)?).await?;

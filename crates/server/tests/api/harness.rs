@@ -201,6 +201,7 @@ impl TestApp {
         cfg.listen = "127.0.0.1:0".into();
         // The provider test servers listen on loopback over plain HTTP.
         cfg.outbound_test_mode = true;
+        cfg.teams_hosts = format!("{},127.0.0.1", cfg.teams_hosts);
         let pg = match std::env::var("VARSEL_TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => {
                 let (db, db_url) = fresh_pg(&url).await;

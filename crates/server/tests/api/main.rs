@@ -10,6 +10,7 @@ mod bad_input;
 mod channels;
 mod email;
 mod events;
+mod faults;
 mod feed;
 mod isolation;
 mod openapi;
