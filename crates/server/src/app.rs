@@ -92,7 +92,12 @@ pub async fn build_state(
     let api_key = (!cfg.api_key.is_empty()).then(|| cfg.api_key.clone());
     let mailer = crate::mailer::Mailer::from_config(&cfg)
         .map_err(|e| anyhow::anyhow!("configuration setting `smtp_url`: {e}"))?;
-    let recorder = crate::jobs::record::Recorder::start(store.clone(), clock.clone());
+    // Twice the connections: the sends under way and as many waiting for their commit.
+    let recorder = crate::jobs::record::Recorder::start(
+        store.clone(),
+        clock.clone(),
+        cfg.smtp_max_connections * 2,
+    );
     let breakers = crate::jobs::breaker::Breakers::new(
         cfg.breaker_failures,
         std::time::Duration::from_secs(cfg.breaker_open_seconds),

@@ -293,6 +293,14 @@ async fn send(state: &AppState, job: &Job, e: &EmailJob, fx: &mut Effects) -> Re
             fx.outbox.push(outbox_row(&email, &env));
         }
         Mailer::Smtp(smtp) => {
+            let permit = state
+                .recorder
+                .unrecorded_sends
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| JobError::retry("shutting down"))?;
+            fx.hold.push(permit);
             if let Err(err) = smtp.send(&email).await {
                 observe_send("email", started, "failed");
                 if err.destination {

@@ -25,7 +25,12 @@ fn lease_until(state: &AppState) -> i64 {
 /// Runs one claimed job and records its outcome (retrying the write a few times; if it
 /// cannot be written the lease runs out and the job runs again).
 async fn run_one(state: AppState, job: Job) {
-    let outcome = super::execute(&state, &job).await;
+    // Permits the job holds (an email handed to the SMTP server) go back once its outcome
+    // is written, when `_hold` drops.
+    let super::Executed {
+        outcome,
+        hold: _hold,
+    } = super::execute(&state, &job).await;
     for attempt in 0..5u32 {
         match state.recorder.outcomes.call(outcome.clone()).await {
             Ok(()) => return,

@@ -95,6 +95,8 @@ impl From<anyhow::Error> for JobError {
 pub struct Effects {
     pub deliveries: Vec<DeliveryUpdate>,
     pub outbox: Vec<OutboxEmail>,
+    /// Permits held until the outcome is committed (see `Recorder::unrecorded_sends`).
+    pub hold: Vec<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Effects {
@@ -134,8 +136,14 @@ fn jitter() -> f64 {
     0.8 + f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) * 0.4
 }
 
+/// A job's outcome to record, and the permits to give back once it is recorded.
+pub struct Executed {
+    pub outcome: JobOutcome,
+    pub hold: Vec<tokio::sync::OwnedSemaphorePermit>,
+}
+
 /// Runs one job of kind `J` under its span and deadline; returns its outcome to record.
-async fn run_typed<J: JobRun>(state: &AppState, job: &Job) -> JobOutcome {
+async fn run_typed<J: JobRun>(state: &AppState, job: &Job) -> Executed {
     let started = state.now();
     let mut fx = Effects::default();
     let payload: Result<J, _> = serde_json::from_value(job.payload.clone());
@@ -219,23 +227,26 @@ async fn run_typed<J: JobRun>(state: &AppState, job: &Job) -> JobOutcome {
         JobErrorKind::Wait(_) => format!("waiting: {e}"),
         _ => e.message.clone(),
     });
-    JobOutcome {
-        job_id: job.id.clone(),
-        attempt: JobAttempt {
-            attempt: job.attempts,
-            started_at: started,
-            finished_at: finished,
-            outcome: outcome.into(),
-            error: message,
+    Executed {
+        outcome: JobOutcome {
+            job_id: job.id.clone(),
+            attempt: JobAttempt {
+                attempt: job.attempts,
+                started_at: started,
+                finished_at: finished,
+                outcome: outcome.into(),
+                error: message,
+            },
+            next,
+            deliveries: fx.deliveries,
+            outbox: fx.outbox,
         },
-        next,
-        deliveries: fx.deliveries,
-        outbox: fx.outbox,
+        hold: fx.hold,
     }
 }
 
 /// Runs a claimed job to its outcome.
-pub async fn execute(state: &AppState, job: &Job) -> JobOutcome {
+pub async fn execute(state: &AppState, job: &Job) -> Executed {
     match job.kind {
         JobKind::Batch => run_typed::<batch::BatchJob>(state, job).await,
         JobKind::Email => run_typed::<email::EmailJob>(state, job).await,

@@ -79,10 +79,19 @@ impl<Q: Send + 'static, R: Send + 'static> Group<Q, R> {
 pub struct Recorder {
     pub outcomes: Group<JobOutcome, ()>,
     pub caps: Group<CapTake, bool>,
+    /// Emails handed to the SMTP server whose outcome is not written yet: a send takes a
+    /// permit before it starts and gives it back once its outcome is committed. This
+    /// bounds how many emails a crash can send twice (the server took them, the outcome
+    /// was lost), however long the commit waits for the database.
+    pub unrecorded_sends: Arc<tokio::sync::Semaphore>,
 }
 
 impl Recorder {
-    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn crate::clock::Clock>) -> Recorder {
+    pub fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn crate::clock::Clock>,
+        max_unrecorded_sends: usize,
+    ) -> Recorder {
         let (s1, c1) = (store.clone(), clock.clone());
         let outcomes = Group::start(move |v: Vec<JobOutcome>| {
             let (store, now) = (s1.clone(), c1.now_ms());
@@ -104,6 +113,10 @@ impl Recorder {
                     .map_err(|e| e.to_string())
             }
         });
-        Recorder { outcomes, caps }
+        Recorder {
+            outcomes,
+            caps,
+            unrecorded_sends: Arc::new(tokio::sync::Semaphore::new(max_unrecorded_sends.max(1))),
+        }
     }
 }
