@@ -11,6 +11,8 @@
  *                the same tab (default: Varsel's settings page, in a new tab)
  *
  * When it is ready, window.Varsel is the controller and a `varsel:ready` event fires.
+ * The live stream ends when the user token expires; define window.VarselTokenProvider
+ * (a function returning a fresh token, or a promise of one) to keep it going.
  */
 (function () {
   'use strict';

@@ -20,7 +20,9 @@ const connectionsOf = async (account) => (await ok('GET', `/v1/accounts/${accoun
 const card = (page, provider) => page.locator(`section.app[data-provider="${provider}"]`);
 const stateOf = async (page, provider) => (await card(page, provider).locator('[data-role="state"]').textContent()).trim();
 const SLACK_TOKEN = 'xoxb-1234-5678-abcdefghijklmnop';
-const TEAMS_URL = 'https://example.com/workflows/abc?sig=x';
+// A workflow URL on a Teams host (teams_hosts); nothing is sent to it in these tests.
+const TEAMS_URL = 'https://prod-00.westeurope.logic.azure.com/workflows/abc?sig=x';
+const TEAMS_HOST = 'https://prod-00.westeurope.logic.azure.com';
 
 /** Opens the admin page as Ada and goes to "Connected apps" from the menu. */
 async function openApps(s) {
@@ -94,12 +96,12 @@ describe('connected apps', () => {
     await card(page, 'teams').getByRole('button', { name: 'Connect' }).click();
     assert.equal((await put).status(), 200);
     await until(async () => (await stateOf(page, 'teams')) === 'Connected', 'Teams connected');
-    assert.match(await card(page, 'teams').locator('[data-role="detail"]').textContent(), /^Workflow at https:\/\/example\.com · connected \S/);
+    assert.match(await card(page, 'teams').locator('[data-role="detail"]').textContent(), /^Workflow at https:\/\/prod-00\.westeurope\.logic\.azure\.com · connected \S/);
     assert.equal(await url.inputValue(), '');
     assert.ok(!(await page.content()).includes('sig=x'), 'the URL\'s signature is nowhere in the page');
     list = await connectionsOf(s.account);
     assert.deepEqual(list.map((c) => c.provider).sort(), ['slack', 'teams']);
-    assert.deepEqual(list.find((c) => c.provider === 'teams').settings, { webhook_host: 'https://example.com' });
+    assert.deepEqual(list.find((c) => c.provider === 'teams').settings, { webhook_host: TEAMS_HOST });
 
     // What is connected shows again after a reload (the address keeps #connections).
     await page.reload();
@@ -147,7 +149,7 @@ describe('connected apps', () => {
     await until(async () => (await page.locator('#admin-main h2').first().textContent()) === 'Tilkoblede apper', 'Norwegian title');
     await until(async () => (await stateOf(page, 'slack')) === 'Ikke tilkoblet', 'Norwegian state');
     assert.equal(await stateOf(page, 'teams'), 'Tilkoblet');
-    assert.match(await card(page, 'teams').locator('[data-role="detail"]').textContent(), /^Arbeidsflyt på https:\/\/example\.com · koblet til \S/);
+    assert.match(await card(page, 'teams').locator('[data-role="detail"]').textContent(), /^Arbeidsflyt på https:\/\/prod-00\.westeurope\.logic\.azure\.com · koblet til \S/);
     assert.equal(await page.getByLabel('Bot-token').getAttribute('type'), 'password');
     assert.equal(await page.getByLabel('URL til arbeidsflyten').count(), 1);
     assert.match(await page.locator('#app-slack-help').textContent(), /^Bot User OAuth Token \(xoxb-…\) fra en Slack-app med chat:write/);

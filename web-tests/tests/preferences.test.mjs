@@ -63,6 +63,9 @@ describe('settings page', () => {
     saved = nextCall(page, 'PATCH', '/v1/me/preferences');
     await page.getByRole('switch', { name: 'Email notifications' }).click();
     await saved;
+    // The response resolves when its head arrives; the page redraws once it has read the
+    // body, so wait for the note rather than look at once.
+    await page.locator('.master-note').waitFor({ state: 'visible', timeout: 5000 });
     assert.ok(await page.locator('.master-note').isVisible(), 'a switched-off channel says so');
 
     const prefs = await ok('GET', '/v1/me/preferences', undefined, s.tokens.ola);

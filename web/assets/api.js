@@ -45,7 +45,8 @@ export function claimsOf(token) {
 export function createClient({ base = '', token }) {
   async function call(method, path, body) {
     const headers = { Accept: 'application/json' };
-    if (token) headers.Authorization = `Bearer ${token}`;
+    // Read at each call: the bell swaps in a renewed token (see realtime.js).
+    if (client.token) headers.Authorization = `Bearer ${client.token}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let resp;
     try {
@@ -69,7 +70,7 @@ export function createClient({ base = '', token }) {
     }
     return data;
   }
-  return {
+  const client = {
     base,
     token,
     get: (p) => call('GET', p),
@@ -78,6 +79,7 @@ export function createClient({ base = '', token }) {
     patch: (p, b) => call('PATCH', p, b),
     del: (p) => call('DELETE', p),
   };
+  return client;
 }
 
 export const enc = encodeURIComponent;

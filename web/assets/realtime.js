@@ -56,10 +56,35 @@ export class Realtime extends EventTarget {
     es.addEventListener('unread_count', (e) => {
       try { this.emit('unread', JSON.parse(e.data).unread); } catch { /* ignore */ }
     });
+    // The server ends the stream when the user token expires. A host that can sign a
+    // fresh one sets `window.VarselTokenProvider` (a function returning the token or a
+    // promise of it); without one, reconnecting finds out whether the old one still works.
+    es.addEventListener('token_expired', () => {
+      es.close();
+      this.renew();
+    });
     es.addEventListener('error', () => {
       if (es.readyState === EventSource.CLOSED) this.recover();
       else this.emit('status', 'reconnecting');
     });
+  }
+
+  async renew() {
+    this.emit('status', 'reconnecting');
+    const provider = typeof window.VarselTokenProvider === 'function' ? window.VarselTokenProvider : null;
+    if (provider) {
+      try {
+        const fresh = await provider();
+        if (typeof fresh === 'string' && fresh) {
+          this.token = fresh;
+          this.api.token = fresh;
+          this.emit('token', fresh);
+          this.open();
+          return;
+        }
+      } catch { /* the host could not renew it: fall through */ }
+    }
+    this.recover();
   }
 
   /** The browser gave up (an HTTP error): find out why, then try again later or stop. */

@@ -39,6 +39,7 @@ export class Controller extends EventTarget {
   async start() {
     this.realtime.addEventListener('notification', (e) => this.onFrame(e.detail));
     this.realtime.addEventListener('unread', (e) => this.setUnread(e.detail));
+    this.realtime.addEventListener('token', (e) => { this.token = e.detail; });
     this.realtime.addEventListener('status', (e) => {
       this.status = e.detail;
       this.changed();

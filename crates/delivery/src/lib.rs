@@ -5,6 +5,7 @@ pub mod apns;
 pub mod channel;
 pub mod email;
 pub mod fcm;
+pub mod guard;
 pub mod slack;
 mod smtp;
 pub mod teams;

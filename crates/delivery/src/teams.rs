@@ -23,7 +23,9 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use crate::channel::{Channel, Message, Outcome};
+use crate::guard::Guard;
 use crate::text::open_label;
+use crate::wire;
 
 /// The Adaptive Card version sent; Teams renders up to 1.5, 1.4 is safe on every client.
 pub const CARD_VERSION: &str = "1.4";
@@ -145,31 +147,38 @@ pub fn message_payload(recipient_email: &str, message: &Message) -> Value {
 #[derive(Debug, Clone)]
 pub struct TeamsClient {
     http: reqwest::Client,
+    guard: Guard,
 }
 
 impl TeamsClient {
-    /// A client with `timeout` for each whole request. Redirects are not followed.
-    pub fn new(timeout: Duration) -> Result<TeamsClient, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("varsel/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(reqwest::Error::without_url)?;
-        Ok(TeamsClient { http })
+    /// A client with `timeout` for each whole request, to public `https` hosts only.
+    /// Redirects are not followed.
+    pub fn new(timeout: Duration) -> Result<TeamsClient, String> {
+        TeamsClient::guarded(timeout, Guard::new())
     }
 
-    /// A client over an existing `reqwest::Client`.
-    pub fn with_http(http: reqwest::Client) -> TeamsClient {
-        TeamsClient { http }
+    /// A client whose webhook URLs must pass `guard` (checked before each request, and
+    /// each resolved address when connecting).
+    pub fn guarded(timeout: Duration, guard: Guard) -> Result<TeamsClient, String> {
+        let http = wire::guarded_client(timeout, &guard)?;
+        Ok(TeamsClient { http, guard })
+    }
+
+    /// A client over an existing `reqwest::Client` (URLs are still checked by `guard`).
+    pub fn with_http(http: reqwest::Client, guard: Guard) -> TeamsClient {
+        TeamsClient { http, guard }
+    }
+
+    /// The guard webhook URLs must pass; also checked when a URL is stored.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
     }
 
     /// Posts `message` as an Adaptive Card for `target.recipient_email`.
     pub async fn post(&self, target: &TeamsTarget, message: &Message) -> Outcome {
-        let url = match reqwest::Url::parse(target.webhook.expose()) {
-            Ok(u) if matches!(u.scheme(), "https" | "http") => u,
-            _ => return Outcome::permanent("teams: the workflow URL is not an http(s) URL"),
+        let url = match self.guard.check_url(target.webhook.expose()) {
+            Ok(u) => u,
+            Err(why) => return Outcome::permanent(format!("teams: the workflow URL {why}")),
         };
         let sent = self
             .http

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::channel::{Channel, Message, Outcome};
+use crate::guard::Guard;
 use crate::wire;
 
 /// The largest plaintext that fits the 4096-byte body every push service must accept:
@@ -356,6 +357,7 @@ pub fn payload(message: &Message) -> Vec<u8> {
 #[derive(Debug, Clone)]
 pub struct WebPushClient {
     http: reqwest::Client,
+    guard: Guard,
     vapid: VapidKey,
     contact: String,
     ttl: Duration,
@@ -370,8 +372,26 @@ impl WebPushClient {
         contact: &str,
         timeout: Duration,
     ) -> Result<WebPushClient, WebPushError> {
-        let http = wire::client(timeout, false).map_err(WebPushError::Key)?;
-        WebPushClient::with_http(http, vapid, contact)
+        WebPushClient::guarded(vapid, contact, timeout, Guard::new())
+    }
+
+    /// As [`WebPushClient::new`], with endpoints that must pass `guard` (checked before
+    /// each request, and each resolved address when connecting).
+    pub fn guarded(
+        vapid: VapidKey,
+        contact: &str,
+        timeout: Duration,
+        guard: Guard,
+    ) -> Result<WebPushClient, WebPushError> {
+        let http = wire::guarded_client(timeout, &guard).map_err(WebPushError::Key)?;
+        let mut client = WebPushClient::with_http(http, vapid, contact)?;
+        client.guard = guard;
+        Ok(client)
+    }
+
+    /// The guard endpoints must pass; also checked when a subscription is stored.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
     }
 
     /// A sender over an existing `reqwest::Client`.
@@ -388,6 +408,7 @@ impl WebPushClient {
         }
         Ok(WebPushClient {
             http,
+            guard: Guard::new(),
             vapid,
             contact: contact.to_string(),
             ttl: DEFAULT_TTL,
@@ -434,6 +455,9 @@ impl WebPushClient {
             )));
         }
         let sub = subscription.decode()?;
+        self.guard
+            .check_url(sub.url.as_str())
+            .map_err(|why| WebPushError::Subscription(format!("the endpoint {why}")))?;
         let body = web_push_native::encrypt(plaintext.to_vec(), &sub.ua_public, &sub.auth)
             .map_err(|e| WebPushError::Subscription(format!("encrypt: {e}")))?;
         let authorization =

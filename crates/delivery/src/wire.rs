@@ -12,11 +12,7 @@ use crate::channel::Message;
 /// HTTP/2 with prior knowledge over plain TCP, which is how the loopback test server
 /// speaks).
 pub(crate) fn client(timeout: Duration, h2_only: bool) -> Result<reqwest::Client, String> {
-    let mut builder = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("varsel/", env!("CARGO_PKG_VERSION")));
+    let mut builder = base_builder(timeout);
     if h2_only {
         builder = builder
             .http2_prior_knowledge()
@@ -24,6 +20,28 @@ pub(crate) fn client(timeout: Duration, h2_only: bool) -> Result<reqwest::Client
             .http2_keep_alive_while_idle(true);
     }
     builder.build().map_err(|e| format!("http client: {e}"))
+}
+
+/// An HTTP client for URLs set through the API (Teams webhooks, Web Push endpoints):
+/// as [`client`], with the guard's resolver and no proxy, so it connects to public
+/// addresses only (unless the guard is in test mode).
+pub(crate) fn guarded_client(
+    timeout: Duration,
+    guard: &crate::guard::Guard,
+) -> Result<reqwest::Client, String> {
+    base_builder(timeout)
+        .no_proxy()
+        .dns_resolver(guard.resolver())
+        .build()
+        .map_err(|e| format!("http client: {e}"))
+}
+
+fn base_builder(timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("varsel/", env!("CARGO_PKG_VERSION")))
 }
 
 /// The `Retry-After` header in seconds, the form the push providers use.

@@ -6,9 +6,15 @@
 use std::time::Duration;
 
 use varsel_delivery::channel::{Channel, Message, Outcome};
+use varsel_delivery::guard::Guard;
 use varsel_delivery::teams::{TeamsClient, TeamsTarget, TeamsWebhookUrl};
 use varsel_testkit::fault::{INVALID_BODY, Misbehaviour, ends, until};
 use varsel_testkit::teams::{TeamsFault, TeamsServer};
+
+/// The test webhook listens on loopback over plain HTTP: the guard's test mode.
+fn loopback() -> Guard {
+    Guard::new().allow_private(true)
+}
 
 /// The client's timeout in the tests of a server that hangs or answers late.
 const SHORT: Duration = Duration::from_millis(300);
@@ -19,7 +25,7 @@ async fn setup() -> (TeamsServer, TeamsClient, TeamsTarget) {
 
 async fn setup_with(timeout: Duration) -> (TeamsServer, TeamsClient, TeamsTarget) {
     let server = TeamsServer::start().await;
-    let client = TeamsClient::new(timeout).unwrap();
+    let client = TeamsClient::guarded(timeout, loopback()).unwrap();
     let target = TeamsTarget {
         webhook: TeamsWebhookUrl::new(server.url()),
         recipient_email: "kari@example.com".into(),
@@ -183,7 +189,7 @@ async fn the_server_rejects_a_broken_card() {
 
 #[tokio::test]
 async fn a_webhook_that_is_not_http_is_permanent() {
-    let client = TeamsClient::new(Duration::from_secs(1)).unwrap();
+    let client = TeamsClient::guarded(Duration::from_secs(1), loopback()).unwrap();
     let target = TeamsTarget {
         webhook: TeamsWebhookUrl::new("not a url"),
         recipient_email: "kari@example.com".into(),
@@ -192,6 +198,29 @@ async fn a_webhook_that_is_not_http_is_permanent() {
         client.deliver(&target, &message("en")).await,
         Outcome::Permanent { .. }
     ));
+}
+
+/// Outside test mode the webhook's internal address is refused before any request (the
+/// resolver that drops internal addresses of host names is tested in `guard.rs`).
+#[tokio::test]
+async fn a_guarded_client_never_reaches_an_internal_address() {
+    let server = TeamsServer::start().await;
+    let strict = TeamsClient::guarded(Duration::from_secs(5), Guard::new()).unwrap();
+    for url in [
+        server.url(),
+        server.url().replace("http://", "https://"),
+        server
+            .url()
+            .replace("http://127.0.0.1", "https://0x7f000001"),
+    ] {
+        let target = TeamsTarget {
+            webhook: TeamsWebhookUrl::new(url),
+            recipient_email: "kari@example.com".into(),
+        };
+        let outcome = strict.deliver(&target, &message("en")).await;
+        assert!(matches!(outcome, Outcome::Permanent { .. }), "{outcome:?}");
+    }
+    assert!(server.cards().is_empty());
 }
 
 // A workflow that misbehaves: each case is retried (or counted delivered), and the next

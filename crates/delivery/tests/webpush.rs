@@ -8,11 +8,17 @@ use std::time::Duration;
 
 use serde_json::Value;
 use varsel_delivery::channel::{Channel, Message, Outcome};
+use varsel_delivery::guard::Guard;
 use varsel_delivery::webpush::{MAX_PLAINTEXT, PushSubscription, Urgency, VapidKey, WebPushClient};
 use varsel_testkit::fault::{Misbehaviour, ends, until};
 use varsel_testkit::push::{PushFault, PushService};
 
 const CONTACT: &str = "mailto:ops@varsel.example";
+
+/// The test push service listens on loopback over plain HTTP: the guard's test mode.
+fn loopback() -> Guard {
+    Guard::new().allow_private(true)
+}
 
 fn message() -> Message {
     Message {
@@ -38,7 +44,7 @@ async fn setup_with(timeout: Duration) -> (PushService, WebPushClient, PushSubsc
     let key = VapidKey::generate().unwrap();
     let json = service.subscribe(key.public_key()).to_string();
     let subscription = PushSubscription::from_json(&json).unwrap();
-    let client = WebPushClient::new(key, CONTACT, timeout).unwrap();
+    let client = WebPushClient::guarded(key, CONTACT, timeout, loopback()).unwrap();
     (service, client, subscription)
 }
 
@@ -94,14 +100,16 @@ async fn a_stored_key_still_works_and_a_foreign_key_is_refused() {
     // Saved and loaded again (what the server does across restarts).
     let saved = client.vapid_key().private_key();
     let loaded = VapidKey::from_private_key(&saved).unwrap();
-    let again = WebPushClient::new(loaded, CONTACT, Duration::from_secs(5)).unwrap();
+    let again =
+        WebPushClient::guarded(loaded, CONTACT, Duration::from_secs(5), loopback()).unwrap();
     assert_eq!(again.deliver(&sub, &message()).await, Outcome::Delivered);
     // Another server's key: its JWT verifies, but it is not the key the browser
     // subscribed with (403 → permanent).
-    let other = WebPushClient::new(
+    let other = WebPushClient::guarded(
         VapidKey::generate().unwrap(),
         CONTACT,
         Duration::from_secs(5),
+        loopback(),
     )
     .unwrap();
     let outcome = other.deliver(&sub, &message()).await;

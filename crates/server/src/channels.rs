@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use varsel_delivery::apns::{ApnsClient, ApnsKey};
 use varsel_delivery::fcm::{FcmClient, ServiceAccount};
+use varsel_delivery::guard::Guard;
 use varsel_delivery::slack::SlackClient;
 use varsel_delivery::teams::TeamsClient;
 use varsel_delivery::webpush::{VapidKey, WebPushClient};
@@ -69,16 +70,42 @@ impl Providers {
         let sealer = (!key.is_empty()).then(|| Sealer::new(key));
         let slack = SlackClient::new(&cfg.slack_api_url, timeout)
             .map_err(|e| anyhow::anyhow!("configuration setting `slack_api_url`: {e}"))?;
-        let teams = TeamsClient::new(timeout).context("the Teams HTTP client")?;
+        // Teams webhooks and Web Push endpoints are set through the API: one guard keeps
+        // them on allowed, public hosts (docs/SECURITY.md).
+        let guard = Guard::new().allow_private(cfg.outbound_test_mode);
+        let teams = TeamsClient::guarded(timeout, guard.clone().hosts(&cfg.teams_hosts))
+            .map_err(|e| anyhow::anyhow!("the Teams HTTP client: {e}"))?;
 
         let fresh = VapidKey::generate()?;
+        // Sealed like the connection secrets; without a configured secret (a random one
+        // per run could not open it after a restart) it is kept as it is.
+        let fresh_stored = match &sealer {
+            Some(s) => s
+                .seal("", VAPID_KEY, &fresh.private_key())
+                .map_err(|e| anyhow::anyhow!("sealing the VAPID key: {e}"))?,
+            None => fresh.private_key(),
+        };
         let stored = store
-            .server_key(VAPID_KEY, &fresh.private_key(), now)
+            .server_key(VAPID_KEY, &fresh_stored, now)
             .await
             .context("loading the VAPID key")?;
-        let vapid = VapidKey::from_private_key(&stored).context("the stored VAPID key")?;
-        let webpush = WebPushClient::new(vapid, &webpush_contact(cfg), timeout)
-            .map_err(|e| anyhow::anyhow!("configuration setting `webpush_contact`: {e}"))?;
+        let opened = match &sealer {
+            Some(s) if stored.starts_with("v1.") => s.open("", VAPID_KEY, &stored).map_err(|e| {
+                anyhow::anyhow!(
+                    "the stored VAPID key cannot be opened with this secret_key/token_secret: {e}"
+                )
+            })?,
+            // Stored before keys were sealed, or without a configured secret.
+            _ => stored,
+        };
+        let vapid = VapidKey::from_private_key(&opened).context("the stored VAPID key")?;
+        let webpush = WebPushClient::guarded(
+            vapid,
+            &webpush_contact(cfg),
+            timeout,
+            guard.hosts(&cfg.webpush_hosts),
+        )
+        .map_err(|e| anyhow::anyhow!("configuration setting `webpush_contact`: {e}"))?;
 
         let fcm = if cfg.fcm_service_account.is_empty() {
             None

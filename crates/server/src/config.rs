@@ -61,6 +61,21 @@ pub struct Config {
     pub apns_team_id: String,
     pub apns_topic: String,
     pub apns_url: String,
+    pub max_streams_per_user: usize,
+    pub max_streams: usize,
+    pub header_read_timeout_seconds: u64,
+    pub idle_timeout_seconds: u64,
+    pub max_connections: usize,
+    pub rate_events_per_second: f64,
+    pub rate_events_burst: u32,
+    pub rate_auth_failures_per_minute: f64,
+    pub rate_auth_failures_burst: u32,
+    pub rate_pref_writes_per_minute: f64,
+    pub rate_pref_writes_burst: u32,
+    pub metrics_token: String,
+    pub metrics_listen: String,
+    pub teams_hosts: String,
+    pub outbound_test_mode: bool,
 }
 
 /// A setting that failed validation.
@@ -311,6 +326,53 @@ impl Config {
         }
         if self.channel_timeout_seconds == 0 {
             return Err(invalid("channel_timeout_seconds", "must be at least 1"));
+        }
+        if self.max_streams_per_user == 0 || self.max_streams == 0 {
+            return Err(invalid(
+                "max_streams",
+                "max_streams and max_streams_per_user must be at least 1",
+            ));
+        }
+        if self.header_read_timeout_seconds == 0 || self.idle_timeout_seconds == 0 {
+            return Err(invalid(
+                "header_read_timeout_seconds",
+                "header_read_timeout_seconds and idle_timeout_seconds must be at least 1",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(invalid("max_connections", "must be at least 1"));
+        }
+        for (setting, rate) in [
+            ("rate_events_per_second", self.rate_events_per_second),
+            (
+                "rate_auth_failures_per_minute",
+                self.rate_auth_failures_per_minute,
+            ),
+            (
+                "rate_pref_writes_per_minute",
+                self.rate_pref_writes_per_minute,
+            ),
+        ] {
+            if !(rate.is_finite() && rate >= 0.0) {
+                return Err(invalid(setting, "must be a number ≥ 0 (0: no limit)"));
+            }
+        }
+        for (setting, burst) in [
+            ("rate_events_burst", self.rate_events_burst),
+            ("rate_auth_failures_burst", self.rate_auth_failures_burst),
+            ("rate_pref_writes_burst", self.rate_pref_writes_burst),
+        ] {
+            if burst == 0 {
+                return Err(invalid(setting, "must be at least 1"));
+            }
+        }
+        if !self.metrics_token.is_empty() && self.metrics_token.len() < 16 {
+            return Err(invalid("metrics_token", "must be at least 16 characters"));
+        }
+        if !self.metrics_listen.is_empty() {
+            self.metrics_listen
+                .parse::<SocketAddr>()
+                .map_err(|e| invalid("metrics_listen", format!("not an address:port ({e})")))?;
         }
         if !self.apns_key.is_empty()
             && (self.apns_key_id.is_empty()

@@ -56,6 +56,7 @@ fn welcome(state: &AppState, now: i64) -> Vec<varsel_store::NewEvent> {
     .map(|(user, name)| varsel_store::NewEvent {
         id: format!("evt_{}", ulid::Ulid::new()),
         received_at: now,
+        request_hash: None,
         body: varsel_store::EventBody {
             kind: "comments.mention".into(),
             account_id: ACCOUNT.into(),

@@ -17,12 +17,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let (parts, body) = req.into_parts();
         let headers = parts.headers.clone();
+        let extensions = parts.extensions.clone();
         // Buffered under the route's body limit; then parsed by axum's `Json` as before.
         let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(|e| ApiError::from(JsonRejection::from(e)))?;
         let mut again = Request::new(Body::from(bytes.clone()));
         *again.headers_mut() = headers;
+        // The route's body limit travels in the extensions: without them `Json` would
+        // apply axum's default 2 MiB again (and refuse a batch the route allows).
+        *again.extensions_mut() = extensions;
         let axum::Json(v) = axum::Json::<T>::from_request(again, state).await?;
         if has_escaped_nul(&bytes) {
             return Err(ApiError::invalid(

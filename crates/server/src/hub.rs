@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -43,48 +43,74 @@ pub struct PopupFrame {
 }
 
 struct Conn {
-    id: u64,
     tab: String,
     tx: mpsc::Sender<StreamMsg>,
 }
 
+/// One tab of a user: its open streams and whether it said it is active.
+#[derive(Default)]
+struct Tab {
+    streams: usize,
+    active: bool,
+}
+
 #[derive(Default)]
 struct UserStreams {
-    conns: Vec<Conn>,
-    /// tab id → active (focused and visible).
-    active: HashMap<String, bool>,
+    /// Connection id → connection: opening and closing a stream is O(1).
+    conns: HashMap<u64, Conn>,
+    /// Tab id → its streams and presence. Tabs with a stream, plus at most
+    /// [`MAX_TABS_PER_USER`] that reported presence before connecting.
+    tabs: HashMap<String, Tab>,
 }
 
 impl UserStreams {
-    fn open_tabs(&self) -> impl Iterator<Item = &str> {
-        self.conns.iter().map(|c| c.tab.as_str())
-    }
-
     fn is_active(&self, tab: &str) -> bool {
-        self.active.get(tab).copied().unwrap_or(false)
+        self.tabs.get(tab).is_some_and(|t| t.active)
     }
 
+    /// Bounded by the per-user stream cap plus [`MAX_TABS_PER_USER`].
     fn presence(&self) -> Presence {
-        let mut tabs: Vec<&str> = self.open_tabs().collect();
-        tabs.sort_unstable();
-        tabs.dedup();
+        let open = self.tabs.values().filter(|t| t.streams > 0);
+        let (mut open_tabs, mut active_tabs) = (0, 0);
+        for t in open {
+            open_tabs += 1;
+            active_tabs += usize::from(t.active);
+        }
         Presence {
-            open_tabs: tabs.len(),
-            active_tabs: tabs.iter().filter(|t| self.is_active(t)).count(),
+            open_tabs,
+            active_tabs,
         }
     }
 }
 
 type Key = (String, String);
 
-/// Most tabs whose presence is remembered per user.
+/// Most tabs whose presence is remembered per user without an open stream.
 const MAX_TABS_PER_USER: usize = 32;
 
+/// Why a stream was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamRefused {
+    /// The user has `max_streams_per_user` open streams.
+    User(usize),
+    /// This node has `max_streams` open streams.
+    Node(usize),
+}
+
 /// Streams and presence of this node.
-#[derive(Default)]
 pub struct Hub {
     users: Mutex<HashMap<Key, UserStreams>>,
     next_id: AtomicU64,
+    /// Open streams on this node (changed under the `users` lock).
+    open: AtomicUsize,
+    max_per_user: usize,
+    max_total: usize,
+}
+
+impl Default for Hub {
+    fn default() -> Hub {
+        Hub::new(20, 10_000)
+    }
 }
 
 /// Unregisters its connection when the stream ends.
@@ -107,13 +133,29 @@ pub struct Registration {
 }
 
 impl Hub {
+    /// A hub that holds at most `max_per_user` streams per user and `max_total` in all.
+    pub fn new(max_per_user: usize, max_total: usize) -> Hub {
+        Hub {
+            users: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            open: AtomicUsize::new(0),
+            max_per_user,
+            max_total,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, UserStreams>> {
         // A panic while holding this lock cannot leave the map inconsistent (single
         // inserts and removes), so a poisoned lock is still usable.
         self.users.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers a tab's stream.
+    /// Open streams on this node.
+    pub fn open_streams(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Registers a tab's stream, unless the user or the node is at its cap.
     pub fn register(
         &self,
         account: &str,
@@ -121,21 +163,32 @@ impl Hub {
         tab: &str,
         active: Option<bool>,
         tx: mpsc::Sender<StreamMsg>,
-    ) -> Registration {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+    ) -> Result<Registration, StreamRefused> {
         let key = (account.to_string(), user.to_string());
         let mut users = self.lock();
-        let entry = users.entry(key.clone()).or_default();
-        entry.conns.push(Conn {
-            id,
-            tab: tab.to_string(),
-            tx,
-        });
-        if let Some(a) = active {
-            entry.active.insert(tab.to_string(), a);
+        if self.open.load(Ordering::Relaxed) >= self.max_total {
+            return Err(StreamRefused::Node(self.max_total));
         }
+        let entry = users.entry(key.clone()).or_default();
+        if entry.conns.len() >= self.max_per_user {
+            return Err(StreamRefused::User(self.max_per_user));
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        entry.conns.insert(
+            id,
+            Conn {
+                tab: tab.to_string(),
+                tx,
+            },
+        );
+        let t = entry.tabs.entry(tab.to_string()).or_default();
+        t.streams += 1;
+        if let Some(a) = active {
+            t.active = a;
+        }
+        self.open.fetch_add(1, Ordering::Relaxed);
         metrics::gauge!("varsel_sse_connections").increment(1.0);
-        Registration { key, id }
+        Ok(Registration { key, id })
     }
 
     pub fn guard(&self, reg: Registration) -> ConnGuard<'_> {
@@ -146,19 +199,26 @@ impl Hub {
         }
     }
 
+    /// O(1): one map removal and one tab counter.
     fn remove(&self, key: &Key, id: u64) {
         let mut users = self.lock();
-        if let Some(entry) = users.get_mut(key) {
-            let before = entry.conns.len();
-            entry.conns.retain(|c| c.id != id);
-            if entry.conns.len() < before {
-                metrics::gauge!("varsel_sse_connections").decrement(1.0);
+        let Some(entry) = users.get_mut(key) else {
+            return;
+        };
+        let Some(conn) = entry.conns.remove(&id) else {
+            return;
+        };
+        self.open.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge!("varsel_sse_connections").decrement(1.0);
+        if let Some(t) = entry.tabs.get_mut(&conn.tab) {
+            t.streams = t.streams.saturating_sub(1);
+            // A closed tab forgets its presence, as one that never connected.
+            if t.streams == 0 {
+                entry.tabs.remove(&conn.tab);
             }
-            let open: Vec<String> = entry.open_tabs().map(str::to_string).collect();
-            entry.active.retain(|t, _| open.contains(t));
-            if entry.conns.is_empty() {
-                users.remove(key);
-            }
+        }
+        if entry.conns.is_empty() && entry.tabs.is_empty() {
+            users.remove(key);
         }
     }
 
@@ -168,14 +228,17 @@ impl Hub {
         let entry = users
             .entry((account.to_string(), user.to_string()))
             .or_default();
-        entry.active.insert(tab.to_string(), active);
+        entry.tabs.entry(tab.to_string()).or_default().active = active;
         // Presence of tabs without a stream is kept only for the few that are about to
         // connect; reports for made-up tab ids cannot grow the map.
-        if entry.active.len() > MAX_TABS_PER_USER {
-            let open: Vec<String> = entry.open_tabs().map(str::to_string).collect();
-            entry.active.retain(|t, _| open.contains(t) || t == tab);
+        let waiting = entry.tabs.values().filter(|t| t.streams == 0).count();
+        if waiting > MAX_TABS_PER_USER {
+            entry.tabs.retain(|t, s| s.streams > 0 || t == tab);
         }
-        if entry.conns.is_empty() && !active {
+        if !active && entry.tabs.get(tab).is_some_and(|t| t.streams == 0) {
+            entry.tabs.remove(tab);
+        }
+        if entry.conns.is_empty() && entry.tabs.is_empty() {
             users.remove(&(account.to_string(), user.to_string()));
         }
     }
@@ -200,7 +263,7 @@ impl Hub {
             };
             let presence = entry.presence();
             let dto = FeedItemDto::from(item);
-            for conn in &entry.conns {
+            for conn in entry.conns.values() {
                 let active = entry.is_active(&conn.tab);
                 let popup = match &item.popup_sound {
                     Some(sound) if active => Some(PopupFrame {
@@ -239,7 +302,7 @@ impl Hub {
     /// Sends the unread count to every tab of a user.
     pub fn send_unread(&self, account: &str, user: &str, unread: i64) {
         if let Some(entry) = self.lock().get(&(account.to_string(), user.to_string())) {
-            for conn in &entry.conns {
+            for conn in entry.conns.values() {
                 let _ = conn.tx.try_send(StreamMsg::UnreadCount(unread));
             }
         }
@@ -249,5 +312,90 @@ impl Hub {
         self.lock()
             .get(&(account.to_string(), user.to_string()))
             .is_some_and(|e| !e.conns.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tx() -> mpsc::Sender<StreamMsg> {
+        mpsc::channel(1).0
+    }
+
+    #[test]
+    fn caps_per_user_and_per_node() {
+        let hub = Hub::new(2, 3);
+        let a1 = hub.register("acme", "a", "t1", None, tx()).unwrap();
+        let _a2 = hub.register("acme", "a", "t2", None, tx()).unwrap();
+        assert_eq!(
+            hub.register("acme", "a", "t3", None, tx()).err(),
+            Some(StreamRefused::User(2))
+        );
+        let _b1 = hub.register("acme", "b", "t1", None, tx()).unwrap();
+        assert_eq!(
+            hub.register("acme", "c", "t1", None, tx()).err(),
+            Some(StreamRefused::Node(3))
+        );
+        drop(hub.guard(a1));
+        assert_eq!(hub.open_streams(), 2);
+        assert!(hub.register("acme", "c", "t1", None, tx()).is_ok());
+    }
+
+    #[test]
+    fn presence_counts_tabs_not_streams() {
+        let hub = Hub::new(20, 100);
+        let r1 = hub.register("acme", "a", "t1", Some(true), tx()).unwrap();
+        let r2 = hub.register("acme", "a", "t1", None, tx()).unwrap();
+        let r3 = hub.register("acme", "a", "t2", Some(false), tx()).unwrap();
+        let p = hub.presence("acme", "a");
+        assert_eq!((p.open_tabs, p.active_tabs), (2, 1));
+        drop(hub.guard(r1));
+        let p = hub.presence("acme", "a");
+        assert_eq!(
+            (p.open_tabs, p.active_tabs),
+            (2, 1),
+            "t1 still has a stream"
+        );
+        drop(hub.guard(r2));
+        let p = hub.presence("acme", "a");
+        assert_eq!((p.open_tabs, p.active_tabs), (1, 0));
+        drop(hub.guard(r3));
+        assert!(!hub.has_streams("acme", "a"));
+        assert!(hub.lock().is_empty(), "nothing left behind");
+    }
+
+    #[test]
+    fn presence_reports_without_streams_are_bounded() {
+        let hub = Hub::new(20, 100);
+        for i in 0..1000 {
+            hub.set_active("acme", "a", &format!("made-up-{i}"), true);
+        }
+        let tabs = hub
+            .lock()
+            .get(&("acme".into(), "a".into()))
+            .map(|u| u.tabs.len());
+        assert!(tabs.is_some_and(|n| n <= MAX_TABS_PER_USER + 1), "{tabs:?}");
+        // An active report before the stream connects is kept.
+        hub.set_active("acme", "a", "real", true);
+        let _r = hub.register("acme", "a", "real", None, tx()).unwrap();
+        assert_eq!(hub.presence("acme", "a").active_tabs, 1);
+    }
+
+    #[test]
+    fn many_streams_open_and_close() {
+        let hub = Hub::new(100_000, 100_000);
+        let regs: Vec<_> = (0..20_000)
+            .map(|i| {
+                hub.register("acme", "a", &format!("t{}", i % 50), None, tx())
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(hub.open_streams(), 20_000);
+        for r in regs {
+            drop(hub.guard(r));
+        }
+        assert_eq!(hub.open_streams(), 0);
+        assert!(hub.lock().is_empty());
     }
 }

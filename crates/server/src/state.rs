@@ -43,6 +43,8 @@ pub struct Inner {
     pub known_accounts: RwLock<HashSet<String>>,
     /// Slack, Teams, Web Push, FCM and APNs.
     pub providers: crate::channels::Providers,
+    /// Request rate limits of this node.
+    pub limits: crate::limits::Limits,
     /// The job engine's group commits (outcomes, daily-cap counts).
     pub recorder: crate::jobs::record::Recorder,
     /// Circuit breakers per destination.

@@ -21,9 +21,12 @@ use crate::error::ApiError;
 struct Web;
 
 /// Pages: no inline script, no foreign origin; inline styles for the shadow DOM widgets and
-/// e-mail previews (shown in a sandboxed frame).
+/// e-mail previews (shown in a sandboxed frame). Only Varsel's own pages may frame them
+/// (no clickjacking of "turn off all"); host apps embed the bell with its script tag and
+/// link to the settings page.
 const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-    img-src 'self' data: blob:; connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'";
+    img-src 'self' data: blob:; connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; \
+    frame-ancestors 'self'";
 
 /// The UI's routes; merged into the API router.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {

@@ -133,6 +133,9 @@ pub struct NewEvent {
     pub id: String,
     pub body: EventBody,
     pub received_at: i64,
+    /// A hash of the request as the host sent it: the same idempotency key with another
+    /// hash is a conflict, not a duplicate. `None`: not compared.
+    pub request_hash: Option<String>,
 }
 
 /// What inserting one event did.
@@ -141,6 +144,8 @@ pub struct Inserted {
     /// The id of the stored event (the earlier one for a duplicate).
     pub id: String,
     pub duplicate: bool,
+    /// A duplicate whose request differs from the stored one (nothing was stored).
+    pub conflict: bool,
 }
 
 /// An event claimed for processing.

@@ -190,7 +190,7 @@ macro_rules! impl_store {
             let sizes: Vec<usize> = bodies.iter().map(|b| b.len() + 200).collect();
             for run in runs(&sizes, <$store>::STATEMENT_BYTES) {
                 let mut q = QueryBuilder::<$db>::new(
-                    "INSERT INTO events (id, account_id, type, idempotency_key, body, received_at) ",
+                    "INSERT INTO events (id, account_id, type, idempotency_key, body, received_at, request_hash) ",
                 );
                 q.push_values(events[run.clone()].iter().zip(&bodies[run]), |mut b, (e, body)| {
                     b.push_bind(e.id.clone())
@@ -198,7 +198,8 @@ macro_rules! impl_store {
                         .push_bind(e.body.kind.clone())
                         .push_bind(key(e))
                         .push_bind(body.clone())
-                        .push_bind(e.received_at);
+                        .push_bind(e.received_at)
+                        .push_bind(e.request_hash.clone());
                 });
                 q.push(" ON CONFLICT (account_id, idempotency_key) DO NOTHING RETURNING id");
                 for r in q.build().fetch_all(&mut **tx).await? {
@@ -208,15 +209,20 @@ macro_rules! impl_store {
             let mut out = Vec::with_capacity(events.len());
             for e in events {
                 if fresh.contains(&e.id) {
-                    out.push(Inserted { id: e.id.clone(), duplicate: false });
+                    out.push(Inserted { id: e.id.clone(), duplicate: false, conflict: false });
                 } else {
-                    // A duplicate (of an earlier event, or of one earlier in this group).
-                    let first = sqlx::query("SELECT id FROM events WHERE account_id = $1 AND idempotency_key = $2")
-                        .bind(e.body.account_id.clone())
-                        .bind(key(e))
-                        .fetch_one(&mut **tx)
-                        .await?;
-                    out.push(Inserted { id: first.try_get("id")?, duplicate: true });
+                    // A duplicate (of an earlier event, or of one earlier in this group);
+                    // with another request behind the same key, a conflict.
+                    let first = sqlx::query(
+                        "SELECT id, request_hash FROM events WHERE account_id = $1 AND idempotency_key = $2",
+                    )
+                    .bind(e.body.account_id.clone())
+                    .bind(key(e))
+                    .fetch_one(&mut **tx)
+                    .await?;
+                    let stored: Option<String> = first.try_get("request_hash")?;
+                    let conflict = matches!((&stored, &e.request_hash), (Some(a), Some(b)) if a != b);
+                    out.push(Inserted { id: first.try_get("id")?, duplicate: true, conflict });
                 }
             }
             Ok(out)

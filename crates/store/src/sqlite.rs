@@ -39,7 +39,8 @@ impl SqliteStore {
          AND (lease_until IS NULL OR lease_until < $2) ORDER BY run_at LIMIT $3) \
          RETURNING *";
 
-    /// Opens `sqlite://path` (created if missing) and runs the migrations.
+    /// Opens `sqlite://path` (created if missing, readable by its owner only) and runs
+    /// the migrations.
     pub async fn open(url: &str) -> crate::Result<SqliteStore> {
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -47,6 +48,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        create_private(opts.get_filename())?;
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(opts.clone())
@@ -88,4 +90,23 @@ mod user {
 mod channels {
     use super::*;
     crate::shared_channels::impl_channel_store!(SqliteStore, sqlx::Sqlite);
+}
+
+/// Creates a missing database file with mode 0600: it holds sealed secrets, API key
+/// hashes and users' emails. SQLite gives its `-wal` and `-shm` files the same mode.
+fn create_private(path: &std::path::Path) -> crate::Result<()> {
+    let name = path.to_string_lossy();
+    if name.is_empty() || name.starts_with(':') || path.exists() {
+        return Ok(());
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        // Another process created it meanwhile: SQLite opens it as it is.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(sqlx::Error::Io(e).into()),
+    }
 }

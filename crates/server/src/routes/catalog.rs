@@ -14,6 +14,7 @@ use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CatalogQuery {
     /// `en`, `nb`, …; default: the user's locale, else the catalog's default.
     pub locale: Option<String>,

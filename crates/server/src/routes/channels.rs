@@ -121,16 +121,18 @@ pub async fn post_device(
                 .map_err(|e| bad_device(format!("not a push subscription: {e}")))?;
             sub.validate().map_err(|e| bad_device(e.to_string()))?;
             let token = sub.endpoint.trim().to_string();
-            // Varsel will POST to this URL: only to a known push service.
-            let host = reqwest::Url::parse(&token)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .unwrap_or_default();
-            if !state.config.webpush_host_allowed(&host) {
-                return Err(bad_device(format!(
-                    "the push endpoint's host {host} is not a known push service (webpush_hosts)"
-                )));
-            }
+            // Varsel will POST to this URL: only to a known push service, over https, at a
+            // public address (checked again when sending).
+            state
+                .providers
+                .webpush
+                .guard()
+                .check_url(&token)
+                .map_err(|why| {
+                    bad_device(format!(
+                        "the push endpoint {why} (a known push service of webpush_hosts)"
+                    ))
+                })?;
             let data = serde_json::to_value(&sub).map_err(ApiError::internal)?;
             ("webpush", token, None, data)
         }
@@ -317,19 +319,20 @@ pub async fn put_connection(
         }
         ("teams", None, Some(u)) => {
             let u = u.trim().to_string();
-            let url = reqwest::Url::parse(&u).map_err(|_| {
-                ApiError::invalid("invalid_connection", "webhook_url must be a URL")
-            })?;
-            let loopback = url
-                .host_str()
-                .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
-            if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) || u.len() > 2048
-            {
+            if u.len() > 2048 {
                 return Err(ApiError::invalid(
                     "invalid_connection",
-                    "webhook_url must be an https URL",
+                    "webhook_url must be at most 2048 characters",
                 ));
             }
+            // Varsel will POST every notification here: https, an allowed host, a public
+            // address (checked again when connecting).
+            state.providers.teams.guard().check_url(&u).map_err(|why| {
+                ApiError::invalid(
+                    "invalid_connection",
+                    format!("webhook_url {why} (teams_hosts)"),
+                )
+            })?;
             let host = varsel_delivery::teams::TeamsWebhookUrl::new(u.clone()).host();
             (u, serde_json::json!({ "webhook_host": host }))
         }

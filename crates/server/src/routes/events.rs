@@ -2,15 +2,16 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use utoipa::ToSchema;
 use varsel_core::catalog::Resolution;
 use varsel_core::model::{ObjectRef, Source};
 use varsel_core::{Channel, Outcome, Tab};
 use varsel_store::{EventBody, NewEvent};
 
-use crate::auth::ServerKey;
+use crate::auth::{ServerKey, credential_id};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
 use crate::extract::{ApiJson, ApiPath, host_id};
 use crate::state::AppState;
@@ -20,7 +21,7 @@ pub const MAX_RECIPIENTS: usize = 10_000;
 /// Most events in one batch.
 pub const MAX_BATCH: usize = 1_000;
 
-#[derive(Deserialize, ToSchema, Clone)]
+#[derive(Deserialize, Serialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectIn {
     #[serde(rename = "type")]
@@ -32,7 +33,7 @@ pub struct ObjectIn {
     pub url: Option<String>,
 }
 
-#[derive(Deserialize, ToSchema, Clone)]
+#[derive(Deserialize, Serialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct EventIn {
     /// A type id of the catalog, e.g. `deals.mention`.
@@ -68,12 +69,53 @@ pub struct Accepted {
     pub duplicate: bool,
 }
 
+fn idempotency_conflict(first: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "idempotency_conflict",
+        format!(
+            "idempotency_key was already used for event {first} with a different request; use a new key for a new event"
+        ),
+    )
+}
+
 fn opt_id(field: &str, v: &Option<String>) -> ApiResult<()> {
     v.as_deref().map_or(Ok(()), |id| host_id(field, id))
 }
 
+/// Whether `url` may be a link in a notification: an absolute `http(s)` URL with a host,
+/// or a path on the host app starting with a single `/`. Browsers read `//evil.example`
+/// and `/\evil.example` as another host, and drop tabs and newlines inside URLs, so
+/// backslashes, whitespace and control characters are refused anywhere.
+pub fn object_url_ok(url: &str) -> bool {
+    if url.is_empty()
+        || url.len() > 2048
+        || url
+            .chars()
+            .any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+    {
+        return false;
+    }
+    if let Some(rest) = url.strip_prefix('/') {
+        return !rest.starts_with('/');
+    }
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+        return false;
+    }
+    reqwest::Url::parse(url).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    })
+}
+
 /// Checks one event against the catalog and the directory and builds what is stored.
 async fn validate(state: &AppState, e: EventIn, now: i64) -> ApiResult<NewEvent> {
+    // What the host sent, in one canonical form (fields in declaration order, `data`
+    // keys sorted), so a retry of the same request matches and another one does not.
+    let request_hash = e.idempotency_key.as_ref().map(|_| {
+        let canonical = serde_json::to_vec(&e).unwrap_or_default();
+        hex::encode(sha2::Sha256::digest(&canonical))
+    });
     let kind = state.catalog.get(&e.kind).ok_or_else(|| {
         ApiError::invalid(
             "unknown_type",
@@ -164,13 +206,10 @@ async fn validate(state: &AppState, e: EventIn, now: i64) -> ApiResult<NewEvent>
                 "object.id must be 1–256 characters and object.type at most 100",
             ));
         }
-        if o.url.as_ref().is_some_and(|u| {
-            u.len() > 2048
-                || !(u.starts_with("https://") || u.starts_with("http://") || u.starts_with('/'))
-        }) {
+        if o.url.as_deref().is_some_and(|u| !object_url_ok(u)) {
             return Err(ApiError::invalid(
                 "invalid_object",
-                "object.url must be an http(s) URL or a path, at most 2048 characters",
+                "object.url must be an absolute http(s) URL or a path starting with a single `/`, at most 2048 characters",
             ));
         }
     }
@@ -192,6 +231,7 @@ async fn validate(state: &AppState, e: EventIn, now: i64) -> ApiResult<NewEvent>
     Ok(NewEvent {
         id: format!("evt_{}", ulid::Ulid::new()),
         received_at: now,
+        request_hash,
         body: EventBody {
             kind: e.kind,
             account_id: e.account_id,
@@ -215,13 +255,16 @@ async fn validate(state: &AppState, e: EventIn, now: i64) -> ApiResult<NewEvent>
 
 #[utoipa::path(post, path = "/v1/events", tag = "events", security(("api_key" = [])),
     request_body = EventIn,
-    responses((status = 202, body = Accepted, description = "Durably stored"), (status = 400, body = ErrorBody),
+    responses((status = 202, body = Accepted, description = "Durably stored (or, `duplicate: true`, stored before under the same idempotency key)"), (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`idempotency_conflict`: the key was used for a different request"),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn post_event(
     State(state): State<AppState>,
     _key: ServerKey,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<EventIn>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    state.limits.events(&credential_id(&headers), 1)?;
     let ev = validate(&state, body, state.now()).await?;
     let mut out = state
         .ingest
@@ -231,6 +274,9 @@ pub async fn post_event(
     let r = out
         .pop()
         .ok_or_else(|| ApiError::internal("empty ingest result"))?;
+    if r.conflict {
+        return Err(idempotency_conflict(&r.id));
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
@@ -266,6 +312,7 @@ pub struct BatchOut {
 pub async fn post_batch(
     State(state): State<AppState>,
     _key: ServerKey,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<BatchIn>,
 ) -> ApiResult<(StatusCode, Json<BatchOut>)> {
     if body.events.is_empty() || body.events.len() > MAX_BATCH {
@@ -274,6 +321,9 @@ pub async fn post_batch(
             format!("a batch holds 1–{MAX_BATCH} events"),
         ));
     }
+    state
+        .limits
+        .events(&credential_id(&headers), body.events.len())?;
     let now = state.now();
     let mut slots: Vec<Result<usize, ApiError>> = Vec::with_capacity(body.events.len());
     let mut valid = Vec::new();
@@ -304,6 +354,15 @@ pub async fn post_batch(
         .into_iter()
         .map(|s| match s {
             Ok(i) => match inserted.get(i) {
+                Some(r) if r.conflict => {
+                    let e = idempotency_conflict(&r.id);
+                    BatchResult::Err {
+                        error: ErrorDetail {
+                            code: e.code.to_string(),
+                            message: e.message,
+                        },
+                    }
+                }
                 Some(r) => BatchResult::Ok(Accepted {
                     id: r.id.clone(),
                     duplicate: r.duplicate,
@@ -422,4 +481,40 @@ pub async fn get_trace(
         decisions,
         notifications,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::object_url_ok;
+
+    #[test]
+    fn object_urls_are_absolute_or_a_path_on_the_host() {
+        for ok in [
+            "/deals/881",
+            "/",
+            "/a//b",
+            "https://crm.example/deals/881?x=1#y",
+            "http://crm.example",
+            "HTTPS://crm.example/x",
+        ] {
+            assert!(object_url_ok(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "//evil.example/x",
+            "/\\evil.example/x",
+            "/\t/evil.example",
+            "\\\\evil.example",
+            "https:evil.example",
+            "https:/evil.example",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "deals/881",
+            "https://crm.example/a b",
+            "https://crm.example/\\x",
+        ] {
+            assert!(!object_url_ok(bad), "{bad}");
+        }
+        assert!(!object_url_ok(&format!("/{}", "a".repeat(2048))));
+    }
 }

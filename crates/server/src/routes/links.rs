@@ -434,6 +434,7 @@ async fn set_email<'a>(
     let me = UserAuth {
         account: t.claims.account.clone(),
         user: t.claims.sub.clone(),
+        exp: t.claims.exp,
     };
     let type_id = t.def.id.clone();
     let axum::Json(_) = edit(state, &me, |layer, _| {

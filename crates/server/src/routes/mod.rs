@@ -18,8 +18,9 @@ pub mod tokens;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderName;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 use tower_http::cors::{Any, CorsLayer};
 
@@ -36,6 +37,14 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "method not allowed",
     )
+}
+
+/// Every answer, JSON included, tells browsers not to guess another content type.
+async fn nosniff(mut res: Response) -> Response {
+    res.headers_mut()
+        .entry(X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    res
 }
 
 pub fn router(state: AppState) -> Router {
@@ -125,6 +134,12 @@ pub fn router(state: AppState) -> Router {
             CONTENT_TYPE,
             HeaderName::from_static("last-event-id"),
         ]);
+    // With a separate metrics address, /metrics is served there only.
+    let metrics = if state.config.metrics_listen.is_empty() {
+        Router::new().route("/metrics", get(system::metrics))
+    } else {
+        Router::new()
+    };
     Router::new()
         .merge(api)
         .merge(batch)
@@ -139,13 +154,24 @@ pub fn router(state: AppState) -> Router {
             "/email/unsubscribe/{token}/undo",
             post(links::undo).layer(DefaultBodyLimit::max(4096)),
         )
+        .merge(metrics)
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
-        .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(system::openapi))
         .merge(crate::ui::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors)
+        .layer(axum::middleware::map_response(nosniff))
+        .with_state(state)
+}
+
+/// The router of `metrics_listen`: `/metrics` without credentials, and `/healthz`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(system::metrics_open))
+        .route("/healthz", get(system::healthz))
+        .fallback(not_found)
+        .layer(axum::middleware::map_response(nosniff))
         .with_state(state)
 }

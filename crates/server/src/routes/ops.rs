@@ -14,6 +14,7 @@ use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// 1–100, default 20.
@@ -162,6 +163,7 @@ fn job_out(j: varsel_store::Job, log: Option<Vec<varsel_store::JobAttempt>>) -> 
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct JobsQuery {
     /// `dead` (default: the dead-letter list), `scheduled` (including waiting), `waiting`

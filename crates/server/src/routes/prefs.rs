@@ -102,6 +102,8 @@ pub(crate) async fn edit(
     me: &UserAuth,
     f: impl Fn(&mut PrefLayer, &User) -> Result<(), ApiError>,
 ) -> ApiResult<Json<PreferencesView>> {
+    // Every write of a user's preferences comes through here, so one limit covers all.
+    state.limits.pref_write(&me.account, &me.user)?;
     for _ in 0..5 {
         let mut p = UserPrefs::load(state, &me.account, &me.user).await?;
         let mut layer = p.own.clone();

@@ -1,8 +1,10 @@
 //! `GET /v1/me/stream`: Server-Sent Events with new bell items (plus the pop-up or
 //! browser instruction for this tab), unread counts, keep-alive, and resume from
-//! `Last-Event-ID`. `POST /v1/me/presence`: a tab says whether it is active.
+//! `Last-Event-ID`; at most `max_streams_per_user` streams per user and `max_streams`
+//! per node, each ending when its token expires. `POST /v1/me/presence`: a tab says whether it is active.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -15,10 +17,11 @@ use tokio_stream::wrappers::ReceiverStream;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{UserAuth, random_hex};
+use crate::clock::Clock;
 use crate::dto::FeedItemDto;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::hub::{NotificationFrame, StreamMsg};
+use crate::hub::{NotificationFrame, StreamMsg, StreamRefused};
 use crate::state::AppState;
 
 /// Most items replayed on resume; older ones are in the feed.
@@ -27,6 +30,7 @@ const REPLAY_LIMIT: i64 = 500;
 const BUFFER: usize = 256;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     /// Identifies the browser tab (any string up to 100 characters); default: a new id.
     pub tab_id: Option<String>,
@@ -69,8 +73,9 @@ impl Drop for Guard {
 
 #[utoipa::path(get, path = "/v1/me/stream", tag = "realtime", security(("user_token" = [])), params(StreamQuery),
     responses((status = 200, content_type = "text/event-stream",
-        description = "Events `notification` (id = position; feed item plus `popup: {sound}` or `browser: true`) and `unread_count` (`{unread}`)"),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+        description = "Events `notification` (id = position; feed item plus `popup: {sound}` or `browser: true`), `unread_count` (`{unread}`), and a last `token_expired` when the user token expires (the stream then ends)"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "`too_many_streams`: the user or this server holds its maximum of open streams")))]
 pub async fn get_stream(
     State(state): State<AppState>,
     me: UserAuth,
@@ -102,7 +107,19 @@ pub async fn get_stream(
     // Register before reading the replay, so nothing falls between the two.
     let reg = state
         .hub
-        .register(&me.account, &me.user, &tab, q.active, tx);
+        .register(&me.account, &me.user, &tab, q.active, tx)
+        .map_err(|refused| {
+            let message = match refused {
+                StreamRefused::User(n) => format!(
+                    "this user already has {n} open streams; close one (or reuse it across tabs) first"
+                ),
+                StreamRefused::Node(n) => {
+                    format!("this server holds its maximum of {n} streams; try again later")
+                }
+            };
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", message)
+                .retry_after(5)
+        })?;
     let guard = Guard {
         state: state.clone(),
         reg: Some(reg),
@@ -136,12 +153,37 @@ pub async fn get_stream(
         let skip = matches!(&msg, StreamMsg::Notification { seq, .. } if *seq <= high);
         async move { if skip { None } else { Some(msg) } }
     });
-    let events = stream::iter(first).chain(live).map(|m| Ok(frame(m)));
-    Ok(Sse::new(events).keep_alive(
-        KeepAlive::new()
-            .interval(Duration::from_secs(15))
-            .text("keep-alive"),
-    ))
+    // The stream ends when its token expires, after a last `token_expired` frame; the
+    // client gets a fresh token and connects again.
+    let expiry = token_expiry(state.clock.clone(), me.exp.saturating_mul(1000));
+    let events = stream::iter(first)
+        .chain(live)
+        .map(frame)
+        .take_until(expiry)
+        .chain(stream::once(async {
+            Event::default()
+                .event("token_expired")
+                .data(r#"{"reason":"the user token expired; connect again with a fresh one"}"#)
+        }))
+        .map(Ok);
+    // Keep-alive comments come often enough that the connection's idle timeout never
+    // closes a stream.
+    let every = Duration::from_secs(15)
+        .min(Duration::from_secs(state.config.idle_timeout_seconds) / 2)
+        .max(Duration::from_millis(200));
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(every).text("keep-alive")))
+}
+
+/// Resolves when the server's clock passes `exp_ms`. The clock is read again at least
+/// every second, so a test's clock that jumps ahead is noticed.
+async fn token_expiry(clock: Arc<dyn Clock>, exp_ms: i64) {
+    loop {
+        let left = exp_ms.saturating_sub(clock.now_ms());
+        if left <= 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(left.clamp(1, 1000) as u64)).await;
+    }
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]

@@ -7,6 +7,7 @@ use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
+use crate::auth::MetricsReader;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -90,9 +91,20 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     (code, Json(r))
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "system",
-    responses((status = 200, content_type = "text/plain", description = "Prometheus text format")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+#[utoipa::path(get, path = "/metrics", tag = "system", security(("api_key" = [])),
+    responses((status = 200, content_type = "text/plain", description = "Prometheus text format"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+/// On the main listener: to `metrics_token` or an API key.
+pub async fn metrics(State(state): State<AppState>, _reader: MetricsReader) -> impl IntoResponse {
+    metrics_text(state).await
+}
+
+/// On `metrics_listen`: without credentials (the operator keeps that address private).
+pub async fn metrics_open(State(state): State<AppState>) -> impl IntoResponse {
+    metrics_text(state).await
+}
+
+async fn metrics_text(state: AppState) -> impl IntoResponse {
     if let Ok(n) = state.store.pending_events().await {
         metrics::gauge!("varsel_events_pending").set(n as f64);
     }

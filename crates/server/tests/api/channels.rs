@@ -237,7 +237,7 @@ async fn slack_rate_limits_wait_for_retry_after_and_permanent_errors_give_up() {
 #[tokio::test]
 async fn teams_gets_an_adaptive_card_through_the_workflow_and_retries_its_errors() {
     let teams = TeamsServer::start().await;
-    let (app, clock) = scheduled_app(|_| {}).await;
+    let (app, clock) = scheduled_app(|c| c.teams_hosts = "127.0.0.1".into()).await;
     crm(&app).await;
     let kari = app.token("acme", "kari").await;
     assert_eq!(

@@ -51,11 +51,19 @@ async fn an_idempotency_key_is_accepted_once() {
     setup(&app).await;
     let (s1, first) = app.post_event(stage(Some("deal-881-won"), "Won")).await;
     assert_eq!((s1, &first["duplicate"]), (202, &json!(false)));
-    // Same key, even with other content: the first event's id, marked duplicate.
-    let (s2, second) = app.post_event(stage(Some("deal-881-won"), "Lost")).await;
+    // The same request again: the first event's id, marked duplicate.
+    let (s2, second) = app.post_event(stage(Some("deal-881-won"), "Won")).await;
     assert_eq!(s2, 202);
     assert_eq!(second["duplicate"], json!(true));
     assert_eq!(second["id"], first["id"]);
+    // The same key with other content is a conflict, not a silent duplicate.
+    app.post(
+        "/v1/events",
+        &Auth::Key,
+        stage(Some("deal-881-won"), "Lost"),
+    )
+    .await
+    .assert_error(409, "idempotency_conflict");
     app.wait_processed(first["id"].as_str().unwrap()).await;
     // A different key is a new event.
     let other = app.deliver(stage(Some("deal-881-lost"), "Lost")).await;
@@ -71,12 +79,12 @@ async fn an_idempotency_key_is_accepted_once() {
         ]
     );
 
-    // The same key twice in one batch: stored once.
+    // The same request twice in one batch: stored once.
     let r = app
         .post(
             "/v1/events/batch",
             &Auth::Key,
-            json!({"events": [stage(Some("k-b"), "A"), stage(Some("k-b"), "B")]}),
+            json!({"events": [stage(Some("k-b"), "A"), stage(Some("k-b"), "A")]}),
         )
         .await;
     let results = r.ok(202)["results"].as_array().unwrap().clone();

@@ -199,6 +199,9 @@ impl TestApp {
         cfg.api_key = API_KEY.into();
         cfg.token_secret = TOKEN_SECRET.into();
         cfg.listen = "127.0.0.1:0".into();
+        // The provider test servers listen on loopback over plain HTTP.
+        cfg.outbound_test_mode = true;
+        cfg.teams_hosts = format!("{},127.0.0.1", cfg.teams_hosts);
         let pg = match std::env::var("VARSEL_TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => {
                 let (db, db_url) = fresh_pg(&url).await;
@@ -622,6 +625,16 @@ impl SseClient {
         }
     }
 
+    /// Waits for the server to end the stream (frames before the end are dropped);
+    /// fails the test after [`WAIT`].
+    pub async fn expect_end(&mut self) {
+        let ended = tokio::time::timeout(WAIT, async {
+            while let Some(Ok(_)) = self.stream.next().await {}
+        })
+        .await;
+        assert!(ended.is_ok(), "stream still open after {WAIT:?}");
+    }
+
     /// The next frame; fails the test after [`WAIT`].
     pub async fn expect_frame(&mut self) -> Frame {
         self.next_frame(WAIT)
@@ -662,6 +675,15 @@ pub fn sign_token(claims: Value) -> String {
         &EncodingKey::from_secret(TOKEN_SECRET.as_bytes()),
     )
     .expect("sign token")
+}
+
+/// Polls `cond` until it holds; fails the test after [`WAIT`].
+pub async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < WAIT, "{what}: not within {WAIT:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Now, Unix seconds.

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod abuse;
 mod admin;
 mod bad_input;
 mod channels;

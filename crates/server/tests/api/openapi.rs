@@ -104,3 +104,63 @@ async fn openapi_lists_every_contract_path_and_matches_the_committed_file() {
         );
     }
 }
+
+/// Query parameters are `in: query`, path parameters appear in the path, and every call
+/// lists the statuses its kind of input can answer.
+#[tokio::test]
+async fn openapi_parameters_and_statuses_are_exact() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json", &Auth::None).await.ok(200).clone();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let statuses = op["responses"].as_object().unwrap();
+            let has = |s: &str| statuses.contains_key(s);
+            for p in op["parameters"].as_array().cloned().unwrap_or_default() {
+                let name = p["name"].as_str().unwrap();
+                let in_path = path.contains(&format!("{{{name}}}"));
+                assert_eq!(
+                    p["in"],
+                    if in_path { "path" } else { "query" },
+                    "{method} {path}: {name}"
+                );
+            }
+            if op["security"].as_array().is_some_and(|s| !s.is_empty()) {
+                for s in ["401", "403", "429"] {
+                    assert!(has(s), "{method} {path} lacks {s}");
+                }
+            }
+            if op.get("requestBody").is_some() {
+                for s in ["400", "413", "415", "422"] {
+                    assert!(has(s), "{method} {path} lacks {s}");
+                }
+            }
+            if path.contains('{') {
+                assert!(has("404"), "{method} {path} lacks 404");
+            }
+        }
+    }
+    let stream = &doc["paths"]["/v1/me/stream"]["get"];
+    assert!(stream["responses"]["429"].is_object(), "too_many_streams");
+    assert!(doc["paths"]["/v1/events"]["post"]["responses"]["409"].is_object());
+    // Host ids carry their pattern, in paths and in bodies; enums are listed.
+    let host_id = "^[A-Za-z0-9._:@-]{1,128}$";
+    let account = &doc["paths"]["/v1/accounts/{account}"]["put"]["parameters"][0];
+    assert_eq!(account["schema"]["pattern"], host_id, "{account}");
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["EventIn"]["properties"]["account_id"]["pattern"],
+        host_id
+    );
+    assert_eq!(schemas["BatchIn"]["properties"]["events"]["maxItems"], 1000);
+    let jobs = &doc["paths"]["/v1/jobs"]["get"]["parameters"];
+    let state = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "state")
+        .unwrap();
+    assert_eq!(
+        state["schema"]["enum"],
+        serde_json::json!(["dead", "scheduled", "done"])
+    );
+}

@@ -25,7 +25,11 @@ async fn metrics_count_accepted_events_and_decisions() {
     app.put_user("acme", "u", json!({})).await;
     app.deliver(json!({"type": "deals.stage_changed", "account_id": "acme", "recipients": ["u"]}))
         .await;
-    let r = app.get("/metrics", &Auth::None).await;
+    // Metrics are not public: an API key (or the metrics token) reads them.
+    app.get("/metrics", &Auth::None)
+        .await
+        .assert_error(401, "unauthorized");
+    let r = app.get("/metrics", &Auth::Key).await;
     assert_eq!(r.status, 200);
     assert!(
         r.content_type.starts_with("text/plain"),
