@@ -21,13 +21,14 @@ const SCENARIOS: &[&str] = &[
     "email",
     "delivery",
     "delivery10",
+    "queued",
 ];
 
 #[derive(Parser)]
 #[command(about = "Varsel's benchmarks against the limits of this machine (loopback only)")]
 struct Cli {
     /// Scenarios to run (comma-separated or repeated): ingest, batch, fanout, e2e,
-    /// connections, idle, decisions, email, delivery, delivery10. Default: all.
+    /// connections, idle, decisions, email, delivery, delivery10, queued. Default: all.
     #[arg(long = "scenario", value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Backends: sqlite, postgres. Default: both.
@@ -405,6 +406,7 @@ fn main() -> anyhow::Result<()> {
         ("email", |c, b| Box::pin(scenarios::email(c, b))),
         ("delivery", |c, b| Box::pin(scenarios::delivery(c, b))),
         ("delivery10", |c, b| Box::pin(scenarios::delivery10(c, b))),
+        ("queued", |c, b| Box::pin(scenarios::queued(c, b))),
     ];
     for (name, f) in table {
         if !want(name) {

@@ -607,6 +607,51 @@ async fn delivery_run(ctx: &Ctx, backend: Backend, recipients: usize) -> anyhow:
     ])
 }
 
+/// A million queued jobs (quick: 100,000): written straight into a fresh database, due
+/// at once, then `varsel serve` (the release binary) starts and works through them.
+/// Each is an email job whose notification is gone, so it finishes without sending:
+/// what is measured is the engine itself — claiming, running and recording — and the
+/// server's memory while the queue is that deep.
+pub async fn queued(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
+    let n: i64 = if ctx.quick { 100_000 } else { 1_000_000 };
+    let db = FreshDb::create(backend, &ctx.pg_admin).await?;
+    // Started once for the migrations.
+    ChildServer::start(&db).await?.stop();
+    let direct = Direct::open(&db.url).await?;
+    direct
+        .exec_all(&[format!(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) \
+             INSERT INTO jobs (id, kind, dedupe_key, account_id, payload, run_at, created_at, updated_at) \
+             SELECT 'job_q' || x, 'email', 'email:q' || x, 'bench', \
+             '{{\"email\":\"notifications\",\"ids\":[\"ntf_gone_' || x || '\"]}}', 0, 0, 0 FROM c"
+        )])
+        .await?;
+    let t0 = Instant::now();
+    let server = ChildServer::start(&db).await?;
+    let mut peak = 0u64;
+    let deadline = Instant::now() + Duration::from_secs(1_800);
+    loop {
+        peak = peak.max(server.rss_kib()?);
+        let left = direct
+            .count("SELECT COUNT(*) FROM jobs WHERE state = 'scheduled'")
+            .await?;
+        if left == 0 {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "{left} jobs left after 30 min");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    peak = peak.max(server.rss_kib()?);
+    server.stop();
+    direct.close().await;
+    db.drop_db().await?;
+    Ok(vec![
+        ("jobs_s", n as f64 / secs),
+        ("peak_mib", peak as f64 / 1024.0),
+    ])
+}
+
 /// [`delivery_run`] with one recipient per event.
 pub async fn delivery(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
     delivery_run(ctx, backend, 1).await
