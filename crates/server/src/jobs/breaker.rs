@@ -133,6 +133,25 @@ impl Breakers {
     }
 }
 
+/// The message of a backed-off destination, for the job's log and the trace.
+pub fn waiting_reason(dest: &str, until: i64, failures: u32) -> String {
+    let at = chrono::DateTime::from_timestamp_millis(until)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    format!("circuit_open: {dest} failed {failures} times in a row; next try after {at}")
+}
+
+/// Asks the circuit breaker whether `dest` may be used now.
+pub fn gate(state: &crate::state::AppState, dest: &str) -> Result<(), super::JobError> {
+    match state.breakers.gate(dest, state.now()) {
+        Gate::Pass => Ok(()),
+        Gate::Wait { until, failures } => Err(super::JobError::wait(
+            until,
+            waiting_reason(dest, until, failures),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,8 @@ use varsel_delivery::teams::{TeamsTarget, TeamsWebhookUrl};
 use varsel_delivery::webpush::PushSubscription;
 use varsel_store::{Connection, Device, FeedItem, Job, JobKind, NewJob, UserLink};
 
-use super::email::{gate, observe_send};
+use super::breaker::gate;
+use super::observe_send;
 use super::{Effects, JobError, JobErrorKind, JobRun};
 use crate::processor::plan::new_job;
 use crate::state::AppState;

@@ -9,7 +9,8 @@ use varsel_core::model::User;
 use varsel_delivery::email::OutgoingEmail;
 use varsel_store::{CapTake, FeedItem, Job, JobKind, NewJob};
 
-use super::breaker::Gate;
+use super::breaker::gate;
+use super::observe_send;
 use super::{Effects, JobError, JobErrorKind, JobRun};
 use crate::mailer::{Envelope, Mailer, outbox_row};
 use crate::processor::plan::new_job;
@@ -52,10 +53,6 @@ fn id_domain(from: &str) -> &str {
         .trim()
 }
 
-fn preferences_url(state: &AppState) -> String {
-    format!("{}/ui/preferences", state.config.base_url())
-}
-
 async fn user(state: &AppState, account: &str, id: &str) -> Result<Option<User>, JobError> {
     Ok(state.store.get_user(account, id).await?)
 }
@@ -90,32 +87,6 @@ fn mark(fx: &mut Effects, job: &Job, e: &EmailJob, st: &str, reason: Option<&str
     for k in keys(job, e) {
         fx.delivery(&k, "email", st, reason);
     }
-}
-
-/// The message of a backed-off destination, for the job's log and the trace.
-pub fn waiting_reason(dest: &str, until: i64, failures: u32) -> String {
-    let at = chrono::DateTime::from_timestamp_millis(until)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default();
-    format!("circuit_open: {dest} failed {failures} times in a row; next try after {at}")
-}
-
-/// Asks the circuit breaker whether `dest` may be used now.
-pub fn gate(state: &AppState, dest: &str) -> Result<(), JobError> {
-    match state.breakers.gate(dest, state.now()) {
-        Gate::Pass => Ok(()),
-        Gate::Wait { until, failures } => {
-            Err(JobError::wait(until, waiting_reason(dest, until, failures)))
-        }
-    }
-}
-
-/// Counts a send's outcome for the metrics: latency and outcome per channel.
-pub fn observe_send(channel: &'static str, started: std::time::Instant, outcome: &'static str) {
-    metrics::histogram!("varsel_send_seconds", "channel" => channel)
-        .record(started.elapsed().as_secs_f64());
-    metrics::counter!("varsel_sends_total", "channel" => channel, "outcome" => outcome)
-        .increment(1);
 }
 
 #[async_trait::async_trait]
@@ -166,7 +137,6 @@ async fn send(state: &AppState, job: &Job, e: &EmailJob, fx: &mut Effects) -> Re
             let ctx = serde_json::json!({
                 "title": first.title, "body": first.body, "url": first.url, "count": first.count,
                 "items": items.iter().map(|i| serde_json::json!({"title": i.title, "body": i.body, "url": i.url})).collect::<Vec<_>>(),
-                "preferences_url": preferences_url(state),
                 "recipient": {"name": u.name},
             });
             let kinds: Vec<String> = if items.len() > 1 {
@@ -201,7 +171,7 @@ async fn send(state: &AppState, job: &Job, e: &EmailJob, fx: &mut Effects) -> Re
                 .map(|(n, c)| serde_json::json!({"name": n, "count": c}))
                 .collect();
             let ctx = serde_json::json!({
-                "workflows": workflows, "total": items.len(), "preferences_url": preferences_url(state),
+                "workflows": workflows, "total": items.len()
             });
             (
                 u,
@@ -225,7 +195,7 @@ async fn send(state: &AppState, job: &Job, e: &EmailJob, fx: &mut Effects) -> Re
                 .map(|a| a.name)
                 .unwrap_or_default();
             let ctx = serde_json::json!({
-                "account_name": account_name, "changed": changed, "preferences_url": preferences_url(state),
+                "account_name": account_name, "changed": changed
             });
             (
                 u,

@@ -130,6 +130,14 @@ pub trait JobRun: DeserializeOwned + Send + Sync + Sized {
     fn failed(&self, _job: &Job, _error: &JobError, _dead: bool, _fx: &mut Effects) {}
 }
 
+/// Counts a send's outcome for the metrics: latency and outcome per channel.
+pub fn observe_send(channel: &'static str, started: std::time::Instant, outcome: &'static str) {
+    metrics::histogram!("varsel_send_seconds", "channel" => channel)
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("varsel_sends_total", "channel" => channel, "outcome" => outcome)
+        .increment(1);
+}
+
 fn jitter() -> f64 {
     let mut b = [0u8; 2];
     let _ = getrandom::fill(&mut b);

@@ -49,7 +49,7 @@ fn notification_of(t: &Trace, user: &str) -> String {
 }
 
 /// The delivery of a notification on `channel`, read afresh.
-async fn delivery(app: &TestApp, notification: &str, channel: &str) -> Value {
+pub async fn delivery(app: &TestApp, notification: &str, channel: &str) -> Value {
     let n = app
         .get(&format!("/v1/notifications/{notification}"), &Auth::Key)
         .await

@@ -15,6 +15,7 @@ use varsel_testkit::fault::Misbehaviour;
 use varsel_testkit::smtp::{SmtpFault, SmtpSink};
 use varsel_testkit::teams::TeamsServer;
 
+use crate::channels::delivery;
 use crate::email::crm;
 use crate::harness::{Auth, TestApp};
 use crate::scheduler::{advance, scheduled_app, until, until_within};
@@ -68,18 +69,7 @@ fn message_id(ntf: &str) -> String {
 
 /// The email delivery of a notification.
 async fn email_delivery(app: &TestApp, ntf: &str) -> Value {
-    let n = app
-        .get(&format!("/v1/notifications/{ntf}"), &Auth::Key)
-        .await
-        .ok(200)
-        .clone();
-    n["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["channel"] == "email")
-        .cloned()
-        .unwrap_or_default()
+    delivery(app, ntf, "email").await
 }
 
 /// The email job of a notification, with its attempt log.
@@ -391,22 +381,6 @@ async fn connect_teams(app: &TestApp, teams: &TeamsServer) {
     .ok(200);
 }
 
-/// The delivery of a notification on `channel`.
-async fn delivery_on(app: &TestApp, ntf: &str, channel: &str) -> Value {
-    let n = app
-        .get(&format!("/v1/notifications/{ntf}"), &Auth::Key)
-        .await
-        .ok(200)
-        .clone();
-    n["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["channel"] == channel)
-        .cloned()
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn while_the_smtp_server_is_backed_off_other_channels_keep_flowing() {
     let mut sink = SmtpSink::start().await;
@@ -421,7 +395,7 @@ async fn while_the_smtp_server_is_backed_off_other_channels_keep_flowing() {
     .await;
     for id in &ids {
         until(&app, "Teams recorded delivered", || async {
-            delivery_on(&app, id, "teams").await["state"] == "delivered"
+            delivery(&app, id, "teams").await["state"] == "delivered"
         })
         .await;
     }
@@ -446,10 +420,10 @@ async fn a_provider_that_hangs_is_abandoned_at_the_deadline_and_delivered_once_a
     teams.misbehave_next(1, Misbehaviour::Hang);
     let ids = mentions(&app, 1).await;
     until(&app, "Teams retrying after the hang", || async {
-        delivery_on(&app, &ids[0], "teams").await["state"] == "retrying"
+        delivery(&app, &ids[0], "teams").await["state"] == "retrying"
     })
     .await;
-    let d = delivery_on(&app, &ids[0], "teams").await;
+    let d = delivery(&app, &ids[0], "teams").await;
     assert!(
         d["reason"]
             .as_str()
@@ -460,7 +434,7 @@ async fn a_provider_that_hangs_is_abandoned_at_the_deadline_and_delivered_once_a
     until(&app, "Teams delivered after the retry", || async {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         clock.advance_ms(1_000);
-        delivery_on(&app, &ids[0], "teams").await["state"] == "delivered"
+        delivery(&app, &ids[0], "teams").await["state"] == "delivered"
     })
     .await;
     assert_eq!(teams.cards().len(), 1);
