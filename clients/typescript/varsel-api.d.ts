@@ -591,7 +591,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * The user's presence across every node: what decides between a pop-up (a tab is
+         *     active), a browser notification (tabs open, none active) and Web Push (no tab open).
+         */
+        get: operations["get_presence"];
         put?: never;
         post: operations["post_presence"];
         delete?: never;
@@ -1021,6 +1025,19 @@ export interface components {
             /** @description Focused and visible. */
             active: boolean;
             tab_id: string;
+        };
+        /** @description The user's open tabs as Varsel counts them for pop-ups and browser notifications. */
+        PresenceOut: {
+            /**
+             * Format: int32
+             * @description Of those, the tabs that say they are active.
+             */
+            active_tabs: number;
+            /**
+             * Format: int32
+             * @description Tabs with an open stream, on every node.
+             */
+            open_tabs: number;
         };
         ProfileIn: {
             name: string;
@@ -4274,6 +4291,50 @@ export interface operations {
             };
             /** @description `invalid_id`: a host id in the path is not 1–128 characters of [A-Za-z0-9._:@-] */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many failed authentications from this address (see `Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_presence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PresenceOut"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

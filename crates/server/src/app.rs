@@ -117,7 +117,13 @@ pub async fn build_state(
         email_templates,
         renderer: Renderer::new(&catalog),
         catalog: Arc::new(catalog),
-        hub: Hub::new(cfg.max_streams_per_user, cfg.max_streams),
+        hub: {
+            let hub = Hub::new(cfg.max_streams_per_user, cfg.max_streams);
+            match &bus {
+                Some(_) => hub.clustered(std::time::Duration::from_secs(cfg.presence_ttl_seconds)),
+                None => hub,
+            }
+        },
         ingest,
         tokens: Tokens::new(secret.as_bytes()),
         links,
@@ -127,6 +133,7 @@ pub async fn build_state(
         wake,
         known_accounts: RwLock::new(Default::default()),
         node_id,
+        instance: crate::presence::new_instance(),
         bus,
         providers,
         recorder,
@@ -160,6 +167,7 @@ pub async fn start_on(
             .await
             .context("listening on the PostgreSQL bus")?;
         tokio::spawn(crate::fanout::follow_bus(state.clone(), rx));
+        tokio::spawn(crate::presence::run(state.clone(), bus.clone()));
     }
     tokio::spawn(crate::processor::run(state.clone()));
     tokio::spawn(crate::jobs::run(state.clone()));

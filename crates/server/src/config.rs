@@ -62,6 +62,7 @@ pub struct Config {
     pub apns_topic: String,
     pub apns_url: String,
     pub max_streams_per_user: usize,
+    pub presence_ttl_seconds: u64,
     pub max_streams: usize,
     pub header_read_timeout_seconds: u64,
     pub idle_timeout_seconds: u64,
@@ -326,6 +327,9 @@ impl Config {
         }
         if self.channel_timeout_seconds == 0 {
             return Err(invalid("channel_timeout_seconds", "must be at least 1"));
+        }
+        if self.presence_ttl_seconds == 0 {
+            return Err(invalid("presence_ttl_seconds", "must be at least 1"));
         }
         if self.max_streams_per_user == 0 || self.max_streams == 0 {
             return Err(invalid(

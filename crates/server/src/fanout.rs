@@ -71,6 +71,10 @@ pub async fn follow_bus(state: AppState, mut rx: mpsc::Receiver<BusMsg>) {
                 Ok(items) => push_local(&state, &items).await,
                 Err(e) => tracing::warn!(error = %e, "loading feed items from another node failed"),
             },
+            presence @ (BusMsg::Presence { .. }
+            | BusMsg::Alive { .. }
+            | BusMsg::PresenceSync { .. }
+            | BusMsg::Reconnected) => crate::presence::follow(&state, presence),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The real-time hub of one node: the open streams of every user's tabs, their presence,
 //! and the routing of a new notification to a pop-up (the active tab) or a browser
-//! notification (open tabs, none active) — SPEC §2.
+//! notification (open tabs, none active on any node). The other nodes' tabs come from
+//! [`Cluster`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,6 +13,7 @@ use varsel_core::decide::Presence;
 use varsel_store::FeedItem;
 
 use crate::dto::FeedItemDto;
+use crate::presence::Cluster;
 
 /// What a stream sends to its tab.
 #[derive(Debug, Clone)]
@@ -105,6 +107,10 @@ pub struct Hub {
     open: AtomicUsize,
     max_per_user: usize,
     max_total: usize,
+    /// The other nodes' tabs, and this node's changes to announce to them.
+    pub cluster: Cluster,
+    /// Whether changes are announced (there are other nodes to tell).
+    announce: bool,
 }
 
 impl Default for Hub {
@@ -141,6 +147,22 @@ impl Hub {
             open: AtomicUsize::new(0),
             max_per_user,
             max_total,
+            cluster: Cluster::new(std::time::Duration::from_secs(6)),
+            announce: false,
+        }
+    }
+
+    /// A hub that tells other nodes of its tabs' changes and counts theirs, forgetting a
+    /// node not heard from within `ttl`.
+    pub fn clustered(mut self, ttl: std::time::Duration) -> Hub {
+        self.cluster = Cluster::new(ttl);
+        self.announce = true;
+        self
+    }
+
+    fn touch(&self, key: &Key) {
+        if self.announce {
+            self.cluster.touch(key);
         }
     }
 
@@ -188,6 +210,7 @@ impl Hub {
         }
         self.open.fetch_add(1, Ordering::Relaxed);
         metrics::gauge!("varsel_sse_connections").increment(1.0);
+        self.touch(&key);
         Ok(Registration { key, id })
     }
 
@@ -220,6 +243,7 @@ impl Hub {
         if entry.conns.is_empty() && entry.tabs.is_empty() {
             users.remove(key);
         }
+        self.touch(key);
     }
 
     /// A tab reports whether it is active.
@@ -238,16 +262,35 @@ impl Hub {
         if !active && entry.tabs.get(tab).is_some_and(|t| t.streams == 0) {
             entry.tabs.remove(tab);
         }
+        let key = (account.to_string(), user.to_string());
         if entry.conns.is_empty() && entry.tabs.is_empty() {
-            users.remove(&(account.to_string(), user.to_string()));
+            users.remove(&key);
+        }
+        drop(users);
+        self.touch(&key);
+    }
+
+    /// The user's tabs on every live node.
+    pub fn presence(&self, account: &str, user: &str) -> Presence {
+        let local = self.local_presence(account, user);
+        let remote = self.cluster.remote(account, user);
+        Presence {
+            open_tabs: local.open_tabs + remote.open_tabs,
+            active_tabs: local.active_tabs + remote.active_tabs,
         }
     }
 
-    pub fn presence(&self, account: &str, user: &str) -> Presence {
+    /// The user's tabs on this node.
+    pub fn local_presence(&self, account: &str, user: &str) -> Presence {
         self.lock()
             .get(&(account.to_string(), user.to_string()))
             .map(UserStreams::presence)
             .unwrap_or_default()
+    }
+
+    /// The users with tabs on this node.
+    pub fn local_users(&self) -> Vec<Key> {
+        self.lock().keys().cloned().collect()
     }
 
     /// Sends new notifications to the user's open tabs, routing pop-ups to the active tab
@@ -261,7 +304,9 @@ impl Hub {
             let Some(entry) = users.get(&key) else {
                 continue;
             };
-            let presence = entry.presence();
+            // A browser notification only when no tab is active on any node.
+            let active_tabs =
+                entry.presence().active_tabs + self.cluster.remote(&key.0, &key.1).active_tabs;
             let dto = FeedItemDto::from(item);
             for conn in entry.conns.values() {
                 let active = entry.is_active(&conn.tab);
@@ -271,7 +316,7 @@ impl Hub {
                     }),
                     _ => None,
                 };
-                let browser = item.browser && presence.active_tabs == 0;
+                let browser = item.browser && active_tabs == 0;
                 if !item.in_feed && popup.is_none() && !browser {
                     continue;
                 }

@@ -19,6 +19,7 @@ pub mod limits;
 pub mod links;
 pub mod mailer;
 pub mod openapi;
+pub mod presence;
 pub mod processor;
 pub mod routes;
 pub mod secrets;

@@ -37,6 +37,8 @@ pub struct Inner {
     pub email_templates: varsel_delivery::email::EmailTemplates,
     /// This node's id on the bus.
     pub node_id: String,
+    /// This process's id on the bus (changes when the node restarts).
+    pub instance: String,
     /// The bus to other nodes (PostgreSQL), if any.
     pub bus: Option<Arc<dyn Bus>>,
     /// Accounts known to exist (only ever added: accounts are not deleted).

@@ -11,6 +11,9 @@ use tokio::sync::mpsc;
 const CHANNEL: &str = "varsel";
 /// NOTIFY payloads must stay under 8,000 bytes; ids are about 30 bytes.
 const IDS_PER_MESSAGE: usize = 150;
+/// Bytes of presence entries per message (JSON escaping can at most double host ids,
+/// which are plain ASCII anyway).
+const PRESENCE_BYTES: usize = 6_000;
 
 /// What one node tells the others.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +29,37 @@ pub enum BusMsg {
     },
     /// New events were accepted: wake the processors.
     Events { origin: String },
+    /// The origin's tabs of these users now (sent when they change, and all of them when
+    /// another node asks). `instance` changes when the origin restarts.
+    Presence {
+        origin: String,
+        instance: String,
+        users: Vec<UserPresence>,
+    },
+    /// The origin is up (sent every third of the presence TTL).
+    Alive { origin: String, instance: String },
+    /// The origin asks every node for all its presence (it started, or its listener lost
+    /// messages while reconnecting).
+    PresenceSync { origin: String, instance: String },
+    /// Not sent: the listener tells its own node that it lost its connection and may
+    /// have missed messages.
+    #[serde(skip)]
+    Reconnected,
+}
+
+/// A user's tabs on one node; zero tabs means the node has none left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPresence {
+    #[serde(rename = "a")]
+    pub account: String,
+    #[serde(rename = "u")]
+    pub user: String,
+    /// Tabs with an open stream.
+    #[serde(rename = "o")]
+    pub open_tabs: u32,
+    /// Of those, the tabs that say they are active.
+    #[serde(rename = "x")]
+    pub active_tabs: u32,
 }
 
 impl BusMsg {
@@ -33,7 +67,11 @@ impl BusMsg {
         match self {
             BusMsg::Feed { origin, .. }
             | BusMsg::Unread { origin, .. }
-            | BusMsg::Events { origin } => origin,
+            | BusMsg::Events { origin }
+            | BusMsg::Presence { origin, .. }
+            | BusMsg::Alive { origin, .. }
+            | BusMsg::PresenceSync { origin, .. } => origin,
+            BusMsg::Reconnected => "",
         }
     }
 }
@@ -87,6 +125,35 @@ impl Bus for PgBus {
                 }
                 Ok(())
             }
+            BusMsg::Presence {
+                origin,
+                instance,
+                users,
+            } if users.len() > 1 => {
+                // Host ids are up to 128 characters: split by size, not by count.
+                let mut start = 0;
+                let mut bytes = 0;
+                for (i, u) in users.iter().enumerate() {
+                    let n = u.account.len() + u.user.len() + 40;
+                    if i > start && bytes + n > PRESENCE_BYTES {
+                        self.notify(&BusMsg::Presence {
+                            origin: origin.clone(),
+                            instance: instance.clone(),
+                            users: users[start..i].to_vec(),
+                        })
+                        .await?;
+                        start = i;
+                        bytes = 0;
+                    }
+                    bytes += n;
+                }
+                self.notify(&BusMsg::Presence {
+                    origin: origin.clone(),
+                    instance: instance.clone(),
+                    users: users[start..].to_vec(),
+                })
+                .await
+            }
             _ => self.notify(msg).await,
         }
     }
@@ -97,9 +164,16 @@ impl Bus for PgBus {
         let (tx, rx) = mpsc::channel(1024);
         tokio::spawn(async move {
             loop {
-                // `recv` reconnects by itself after a lost connection.
-                match listener.recv().await {
-                    Ok(n) => match serde_json::from_str::<BusMsg>(n.payload()) {
+                // `try_recv` answers `None` when the connection was lost (the next call
+                // reconnects): messages in between are gone, so this node asks the others
+                // for their presence again.
+                match listener.try_recv().await {
+                    Ok(None) => {
+                        if tx.send(BusMsg::Reconnected).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Some(n)) => match serde_json::from_str::<BusMsg>(n.payload()) {
                         Ok(msg) => {
                             if tx.send(msg).await.is_err() {
                                 return;

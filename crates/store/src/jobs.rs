@@ -168,6 +168,27 @@ pub struct BatchAdd {
     pub now: i64,
 }
 
+impl BatchAdd {
+    /// The batch's key as a number, the same on every node and version (FNV-1a over its
+    /// parts): the advisory lock nodes take before adding to the batch.
+    pub fn lock_key(&self) -> i64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for part in [
+            &self.kind,
+            &self.account_id,
+            &self.user_id,
+            &self.type_id,
+            &self.group_key,
+        ] {
+            for b in part.bytes().chain(std::iter::once(0)) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        i64::from_ne_bytes(h.to_ne_bytes())
+    }
+}
+
 /// A change to batches, applied in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchOp {
@@ -265,6 +286,9 @@ pub trait JobStore: Send + Sync + 'static {
     async fn requeue_job(&self, id: &str, now: i64) -> Result<bool>;
 
     async fn batch(&self, id: &str) -> Result<Option<(Batch, Vec<BatchItem>)>>;
+    /// Closes an open batch to new items (it is about to fire). Waits for a transaction
+    /// adding an item to it, so the item is in the batch when it is read next.
+    async fn seal_batch(&self, id: &str) -> Result<()>;
 
     /// Newest first; `before` is the (created_at, id) of the last email of the previous page.
     async fn outbox(&self, limit: i64, before: Option<(i64, String)>) -> Result<Vec<OutboxEmail>>;

@@ -22,7 +22,7 @@ mod shared_jobs;
 mod shared_user;
 mod sqlite;
 
-pub use bus::{Bus, BusMsg};
+pub use bus::{Bus, BusMsg, UserPresence};
 pub use channels::{ChannelStore, Connection, Device, UserLink};
 pub use jobs::{
     Batch, BatchAdd, BatchItem, BatchOp, CapTake, Delivery, DeliveryUpdate, Job, JobAttempt,
@@ -51,6 +51,22 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
     #[error("corrupt stored row: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// A write that lost a race with another node's (a "once" rule taken meanwhile, a
+    /// deadlock or serialization failure PostgreSQL broke): doing the work again, from
+    /// fresh reads, succeeds.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Conflict(_) => true,
+            // 40001 serialization_failure, 40P01 deadlock_detected.
+            StoreError::Db(sqlx::Error::Database(e)) => {
+                matches!(e.code().as_deref(), Some("40001" | "40P01"))
+            }
+            _ => false,
+        }
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -25,6 +25,8 @@ impl PgStore {
          AND (lease_until IS NULL OR lease_until < $2) ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) \
          RETURNING seq, id, body, received_at, attempts";
     /// Claims are leases written under `FOR UPDATE SKIP LOCKED` (several nodes).
+    /// Whether batch additions take advisory locks on their keys first.
+    const LOCK_BATCH_KEYS: bool = true;
     const CLAIM_ON_READER: bool = false;
     const FAIL_EVENT: &'static str = "UPDATE events SET lease_until = NULL, last_error = $2, \
          state = CASE WHEN attempts >= $3 THEN 'failed' ELSE 'pending' END WHERE id = $1";

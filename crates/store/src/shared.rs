@@ -553,13 +553,23 @@ macro_rules! impl_store {
                     q.build().execute(&mut *tx).await?;
                 }
                 $crate::shared_jobs::write_schedule!($db, tx, batch, &fresh);
-                for chunk in batch.mentions.chunks(CHUNK) {
+                // In one order on every node, so two transactions never wait on each
+                // other's mentions in a cycle.
+                let mut mentions = batch.mentions.clone();
+                mentions.sort_unstable();
+                for chunk in mentions.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("INSERT INTO mentions (account_id, activity_id, user_id) ");
                     q.push_values(chunk, |mut b, (a, act, u)| {
                         b.push_bind(a.clone()).push_bind(act.clone()).push_bind(u.clone());
                     });
-                    q.push(" ON CONFLICT (account_id, activity_id, user_id) DO NOTHING");
-                    q.build().execute(&mut *tx).await?;
+                    // First mention only: a mention another node wrote since this batch read
+                    // them means its decision is stale; nothing is written and the events
+                    // are processed again (the caller retries on `Conflict`).
+                    q.push(" ON CONFLICT (account_id, activity_id, user_id) DO NOTHING RETURNING user_id");
+                    let written = q.build().fetch_all(&mut *tx).await?.len();
+                    if written < chunk.len() {
+                        return Err($crate::StoreError::Conflict("a mention was written by another node".into()));
+                    }
                 }
                 for chunk in batch.event_ids.chunks(CHUNK.min(Self::STATEMENT_BYTES / 50)) {
                     let mut q = QueryBuilder::<$db>::new("UPDATE events SET state = 'done', lease_until = NULL, processed_at = ");

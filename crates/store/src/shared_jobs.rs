@@ -6,12 +6,35 @@
 macro_rules! write_schedule {
     ($db:ty, $tx:ident, $batch:expr, $fresh:expr) => {{
         let batch: &$crate::ProcessedBatch = $batch;
+        // Nodes adding to the same batches at once take them in one order (PostgreSQL:
+        // transaction advisory locks on the batch keys, sorted), so two transactions never
+        // wait for each other's batches in a cycle. SQLite has one writer.
+        if Self::LOCK_BATCH_KEYS {
+            let mut keys: Vec<i64> = batch
+                .batch_ops
+                .iter()
+                .filter_map(|op| match op {
+                    $crate::BatchOp::Add(a) => Some(a.lock_key()),
+                    $crate::BatchOp::Withdraw(_) => None,
+                })
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            if !keys.is_empty() {
+                let mut q = QueryBuilder::<$db>::new("SELECT pg_advisory_xact_lock(k) FROM (");
+                q.push_values(&keys, |mut b, k| {
+                    b.push_bind(*k);
+                });
+                q.push(") AS v(k) ORDER BY k");
+                q.build().execute(&mut *$tx).await?;
+            }
+        }
         for op in &batch.batch_ops {
             match op {
                 $crate::BatchOp::Withdraw(w) => {
             sqlx::query(
                 "UPDATE batch_items SET withdrawn_at = $1 WHERE account_id = $2 AND object_id = $3 \
-                 AND withdrawn_at IS NULL AND batch_id IN (SELECT id FROM batches WHERE state = 'open' \
+                 AND withdrawn_at IS NULL AND batch_id IN (SELECT id FROM batches WHERE state IN ('open', 'sealed') \
                  AND kind = 'assign' AND account_id = $2 AND type = $4 AND user_id <> $5)",
             )
             .bind(w.now)
@@ -23,10 +46,13 @@ macro_rules! write_schedule {
             .await?;
                 }
                 $crate::BatchOp::Add(a) => {
-            let open = sqlx::query(
-                "SELECT id, size, max_items FROM batches WHERE state = 'open' AND kind = $1 AND account_id = $2 \
-                 AND user_id = $3 AND type = $4 AND group_key = $5 AND due_at > $6 AND size < max_items \
-                 ORDER BY due_at LIMIT 1",
+            // One open batch per key, enforced by `batches_one_open`: a batch past its due
+            // time is sealed first; then the open batch is taken (its row locked until this
+            // transaction ends, so a firing node waits for the item), or one is opened. An
+            // insert that loses to another node's opens nothing, and the next pass takes theirs.
+            sqlx::query(
+                "UPDATE batches SET state = 'sealed' WHERE state = 'open' AND kind = $1 AND account_id = $2 \
+                 AND user_id = $3 AND type = $4 AND group_key = $5 AND due_at <= $6",
             )
             .bind(a.kind.clone())
             .bind(a.account_id.clone())
@@ -34,41 +60,47 @@ macro_rules! write_schedule {
             .bind(a.type_id.clone())
             .bind(a.group_key.clone())
             .bind(a.now)
-            .fetch_optional(&mut *$tx)
+            .execute(&mut *$tx)
             .await?;
-            let batch_id = match open {
-                Some(r) => {
+            let mut taken = None;
+            for _ in 0..3 {
+                let open = sqlx::query(
+                    "UPDATE batches SET size = size + 1 WHERE state = 'open' AND kind = $1 AND account_id = $2 \
+                     AND user_id = $3 AND type = $4 AND group_key = $5 RETURNING id, size, max_items",
+                )
+                .bind(a.kind.clone())
+                .bind(a.account_id.clone())
+                .bind(a.user_id.clone())
+                .bind(a.type_id.clone())
+                .bind(a.group_key.clone())
+                .fetch_optional(&mut *$tx)
+                .await?;
+                if let Some(r) = open {
                     let id: String = r.try_get("id")?;
                     let size: i64 = r.try_get("size")?;
                     let max: i64 = r.try_get("max_items")?;
-                    if size + 1 >= max {
-                        // Full: fire now.
-                        sqlx::query("UPDATE jobs SET run_at = $1 WHERE dedupe_key = $2 AND state = 'scheduled'")
-                            .bind(a.now)
-                            .bind(format!("batch:{id}"))
-                            .execute(&mut *$tx)
-                            .await?;
-                    }
-                    id
+                    taken = Some((id, size, max));
+                    break;
                 }
-                None => {
-                    let id = format!("bat_{}", ulid::Ulid::new());
-                    let due = if a.max_items <= 1 { a.now } else { a.due_at };
-                    sqlx::query(
-                        "INSERT INTO batches (id, kind, account_id, user_id, type, group_key, due_at, max_items, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    )
-                    .bind(id.clone())
-                    .bind(a.kind.clone())
-                    .bind(a.account_id.clone())
-                    .bind(a.user_id.clone())
-                    .bind(a.type_id.clone())
-                    .bind(a.group_key.clone())
-                    .bind(due)
-                    .bind(a.max_items)
-                    .bind(a.now)
-                    .execute(&mut *$tx)
-                    .await?;
+                let id = format!("bat_{}", ulid::Ulid::new());
+                let due = if a.max_items <= 1 { a.now } else { a.due_at };
+                let opened = sqlx::query(
+                    "INSERT INTO batches (id, kind, account_id, user_id, type, group_key, due_at, max_items, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (kind, account_id, user_id, type, group_key) WHERE state = 'open' DO NOTHING",
+                )
+                .bind(id.clone())
+                .bind(a.kind.clone())
+                .bind(a.account_id.clone())
+                .bind(a.user_id.clone())
+                .bind(a.type_id.clone())
+                .bind(a.group_key.clone())
+                .bind(due)
+                .bind(a.max_items)
+                .bind(a.now)
+                .execute(&mut *$tx)
+                .await?;
+                if opened.rows_affected() > 0 {
                     insert_job(
                         &mut *$tx,
                         &$crate::NewJob {
@@ -82,8 +114,10 @@ macro_rules! write_schedule {
                         a.now,
                     )
                     .await?;
-                    id
                 }
+            }
+            let Some((batch_id, size, max)) = taken else {
+                return Err($crate::StoreError::Conflict("no open batch could be taken".into()));
             };
             let added = sqlx::query(
                 "INSERT INTO batch_items (batch_id, event_id, account_id, object_id, item, added_at) \
@@ -97,9 +131,21 @@ macro_rules! write_schedule {
             .bind(a.now)
             .execute(&mut *$tx)
             .await?;
-            if added.rows_affected() > 0 {
-                sqlx::query("UPDATE batches SET size = size + 1 WHERE id = $1")
-                    .bind(batch_id)
+            if added.rows_affected() == 0 {
+                // The event was processed before (a retry): its item is already counted.
+                sqlx::query("UPDATE batches SET size = size - 1 WHERE id = $1")
+                    .bind(batch_id.clone())
+                    .execute(&mut *$tx)
+                    .await?;
+            } else if size >= max {
+                // Full: sealed, and fired now.
+                sqlx::query("UPDATE batches SET state = 'sealed' WHERE id = $1")
+                    .bind(batch_id.clone())
+                    .execute(&mut *$tx)
+                    .await?;
+                sqlx::query("UPDATE jobs SET run_at = $1 WHERE dedupe_key = $2 AND state = 'scheduled'")
+                    .bind(a.now)
+                    .bind(format!("batch:{batch_id}"))
                     .execute(&mut *$tx)
                     .await?;
             }
@@ -118,7 +164,7 @@ macro_rules! write_schedule {
             .await?;
         }
         for (id, state) in &batch.close_batches {
-            sqlx::query("UPDATE batches SET state = $2 WHERE id = $1 AND state = 'open'")
+            sqlx::query("UPDATE batches SET state = $2 WHERE id = $1 AND state IN ('open', 'sealed')")
                 .bind(id.clone())
                 .bind(state.clone())
                 .execute(&mut *$tx)
@@ -525,6 +571,14 @@ macro_rules! impl_job_store {
                 .execute(self.writer())
                 .await?;
                 Ok(r.rows_affected() > 0)
+            }
+
+            async fn seal_batch(&self, id: &str) -> Result<()> {
+                sqlx::query("UPDATE batches SET state = 'sealed' WHERE id = $1 AND state = 'open'")
+                    .bind(id.to_string())
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
             }
 
             async fn batch(&self, id: &str) -> Result<Option<(Batch, Vec<BatchItem>)>> {

@@ -30,6 +30,8 @@ impl SqliteStore {
     const CLAIM_EVENTS: &'static str = "SELECT seq, id, body, received_at, attempts + 1 AS attempts \
          FROM events WHERE $1 IS NOT NULL AND state = 'pending' \
          AND (lease_until IS NULL OR lease_until < $2) ORDER BY seq LIMIT $3";
+    /// Whether batch additions take advisory locks on their keys first.
+    const LOCK_BATCH_KEYS: bool = false;
     const CLAIM_ON_READER: bool = true;
     const FAIL_EVENT: &'static str = "UPDATE events SET lease_until = NULL, last_error = $2, attempts = attempts + 1, \
          state = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE 'pending' END WHERE id = $1";

@@ -4,8 +4,10 @@
 //! next to each provider's own error answers.
 
 pub mod apns;
+pub mod client;
 pub mod fault;
 pub mod fcm;
+pub mod pg;
 pub mod push;
 pub mod slack;
 pub mod smtp;

@@ -205,9 +205,14 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
             info.api_key
         );
     }
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    // SIGINT (Ctrl-C) or SIGTERM (systemd, containers): stop. Accepted events are already
+    // durable; what this node had claimed is taken over after its lease.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+        _ = term.recv() => {}
+    }
     tracing::info!("shutting down");
     Ok(())
 }

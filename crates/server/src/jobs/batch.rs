@@ -29,10 +29,13 @@ impl JobRun for BatchJob {
 }
 
 async fn fire(state: &AppState, id: &str) -> Result<(), JobError> {
+    // Sealed first: an event joining at this moment (on any node) either commits its item
+    // before the seal, and is read below, or finds the batch sealed and opens the next one.
+    state.store.seal_batch(id).await?;
     let Some((b, items)) = state.store.batch(id).await? else {
         return Ok(());
     };
-    if b.state != "open" {
+    if b.state != "sealed" {
         // Fired already (a retried job after a crash): nothing left to do.
         return Ok(());
     }

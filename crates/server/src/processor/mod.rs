@@ -73,14 +73,62 @@ pub async fn process_once(state: &AppState) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let n = events.len();
+    // Processed again when the write lost a race with another node (a mention it did not
+    // read, a deadlock PostgreSQL broke): the next pass reads what the other node wrote.
+    let mut attempt = 0;
+    let (batch, fresh) = loop {
+        attempt += 1;
+        let batch = plan_batch(state, &events, now).await?;
+        match state.store.complete_events(&batch).await {
+            Ok(fresh) => break (batch, fresh),
+            Err(e) if e.is_transient() && attempt < 3 => {
+                tracing::info!(error = %e, "processing again after a concurrent write");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    // Counted per outcome, then recorded once each: a metric call per decision costs a
+    // registry lookup each (70,000 for a fan-out to 10,000 users).
+    let mut outcomes = [0u64; 4];
+    for d in &batch.decisions {
+        for x in &d.decisions {
+            outcomes[x.outcome as usize] += 1;
+        }
+    }
+    for o in [
+        Outcome::Sent,
+        Outcome::Scheduled,
+        Outcome::Skipped,
+        Outcome::Dropped,
+    ] {
+        if outcomes[o as usize] > 0 {
+            metrics::counter!("varsel_decisions_total", "outcome" => outcome_label(o))
+                .increment(outcomes[o as usize]);
+        }
+    }
+    if !batch.jobs.is_empty() || !batch.batch_ops.is_empty() {
+        state.jobs_wake.notify_one();
+    }
+    crate::fanout::push(state, &fresh).await;
+    Ok(n)
+}
+
+/// Decides and plans every claimed event into one batch of writes; an event that fails is
+/// marked failed on its own and left out.
+async fn plan_batch(
+    state: &AppState,
+    events: &[ClaimedEvent],
+    now: i64,
+) -> anyhow::Result<ProcessedBatch> {
+    let cfg = &state.config;
     let mut accounts = AccountCache::default();
     let mut users = UserCache::default();
-    users.prefetch(state, &mut accounts, &events).await?;
+    users.prefetch(state, &mut accounts, events).await?;
     let mut batch = ProcessedBatch {
         processed_at: now,
         ..Default::default()
     };
-    for ev in &events {
+    for ev in events {
         let marks = (
             batch.event_ids.len(),
             batch.decisions.len(),
@@ -106,31 +154,7 @@ pub async fn process_once(state: &AppState) -> anyhow::Result<usize> {
                 .await?;
         }
     }
-    let fresh = state.store.complete_events(&batch).await?;
-    // Counted per outcome, then recorded once each: a metric call per decision costs a
-    // registry lookup each (70,000 for a fan-out to 10,000 users).
-    let mut outcomes = [0u64; 4];
-    for d in &batch.decisions {
-        for x in &d.decisions {
-            outcomes[x.outcome as usize] += 1;
-        }
-    }
-    for o in [
-        Outcome::Sent,
-        Outcome::Scheduled,
-        Outcome::Skipped,
-        Outcome::Dropped,
-    ] {
-        if outcomes[o as usize] > 0 {
-            metrics::counter!("varsel_decisions_total", "outcome" => outcome_label(o))
-                .increment(outcomes[o as usize]);
-        }
-    }
-    if !batch.jobs.is_empty() || !batch.batch_ops.is_empty() {
-        state.jobs_wake.notify_one();
-    }
-    crate::fanout::push(state, &fresh).await;
-    Ok(n)
+    Ok(batch)
 }
 
 pub fn outcome_label(o: Outcome) -> &'static str {

@@ -98,7 +98,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me/feed/seen", post(feed::post_seen))
         .route("/v1/me/feed/{id}/read", post(feed::post_read))
         .route("/v1/me/stream", get(stream::get_stream))
-        .route("/v1/me/presence", post(stream::post_presence))
+        .route(
+            "/v1/me/presence",
+            post(stream::post_presence).get(stream::get_presence),
+        )
         .route(
             "/v1/me/preferences",
             get(prefs::get_prefs).patch(prefs::patch_prefs),

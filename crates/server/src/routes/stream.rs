@@ -213,3 +213,27 @@ pub async fn post_presence(
         .set_active(&me.account, &me.user, &body.tab_id, body.active);
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The user's open tabs as Varsel counts them for pop-ups and browser notifications.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct PresenceOut {
+    /// Tabs with an open stream, on every node.
+    pub open_tabs: u32,
+    /// Of those, the tabs that say they are active.
+    pub active_tabs: u32,
+}
+
+/// The user's presence across every node: what decides between a pop-up (a tab is
+/// active), a browser notification (tabs open, none active) and Web Push (no tab open).
+#[utoipa::path(get, path = "/v1/me/presence", tag = "realtime", security(("user_token" = [])),
+    responses((status = 200, body = PresenceOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn get_presence(
+    State(state): State<AppState>,
+    me: UserAuth,
+) -> ApiResult<axum::Json<PresenceOut>> {
+    let p = state.hub.presence(&me.account, &me.user);
+    Ok(axum::Json(PresenceOut {
+        open_tabs: u32::try_from(p.open_tabs).unwrap_or(u32::MAX),
+        active_tabs: u32::try_from(p.active_tabs).unwrap_or(u32::MAX),
+    }))
+}

@@ -1,0 +1,425 @@
+//! Two `varsel serve` processes on one PostgreSQL database (fresh per test), as two nodes
+//! behind a load balancer: a user's tabs on either node count as one presence, and every
+//! "once" rule holds when events are released together on both nodes. Needs PostgreSQL
+//! (`VARSEL_TEST_DATABASE_URL`); without it the tests say so and pass, except in CI
+//! (`CI=true`), where they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use serde_json::{Value, json};
+use varsel_testkit::client::{API_KEY, Api, Auth, SseClient, WAIT};
+use varsel_testkit::pg::{PgDatabase, fresh_pg, test_url};
+
+const SECRET: &str = "cluster-test-token-secret-0123456789abcd";
+/// Presence TTL of the nodes: a killed node's tabs are forgotten within it.
+const PRESENCE_TTL: u64 = 2;
+/// The assignment window of the test catalog.
+const BATCH_DELAY: u64 = 3;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Node {
+    child: Child,
+    api: Api,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two nodes; the database goes after them (field order).
+struct Cluster {
+    a: Node,
+    b: Node,
+    _db: PgDatabase,
+    _dir: tempfile::TempDir,
+}
+
+/// The built-in catalog with a short assignment window, so a batch fires within the test.
+fn catalog(dir: &std::path::Path) -> std::path::PathBuf {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog/crm.toml");
+    let text = std::fs::read_to_string(src)
+        .expect("built-in catalog")
+        .replace(
+            "batch = { delay_seconds = 300 }",
+            &format!("batch = {{ delay_seconds = {BATCH_DELAY} }}"),
+        );
+    let path = dir.join("catalog.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn start(db: &str, dir: &std::path::Path, catalog: &std::path::Path) -> Node {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_varsel"))
+        .args([
+            "serve",
+            "--database-url",
+            db,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("VARSEL_API_KEY", API_KEY)
+        .env("VARSEL_TOKEN_SECRET", SECRET)
+        .env("VARSEL_CATALOG", catalog)
+        .env("VARSEL_PRESENCE_TTL_SECONDS", PRESENCE_TTL.to_string())
+        .env("VARSEL_JOB_RETRY_BASE_SECONDS", "0.2")
+        .env("VARSEL_LOG", "warn")
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start varsel");
+    let api = Api::new(format!("http://127.0.0.1:{port}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = api.client.get(api.url("/healthz")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node did not become healthy");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Node { child, api }
+}
+
+impl Cluster {
+    /// Two nodes on a fresh database, or `None` (with a note) when PostgreSQL is not set.
+    async fn start() -> Option<Cluster> {
+        let Some(url) = test_url() else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "the cluster tests need VARSEL_TEST_DATABASE_URL in CI"
+            );
+            eprintln!(
+                "skipped: VARSEL_TEST_DATABASE_URL is not set (the cluster tests need PostgreSQL)"
+            );
+            return None;
+        };
+        let (db, db_url) = fresh_pg(&url).await;
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = catalog(dir.path());
+        // One at a time: the first migrates the fresh database.
+        let a = start(&db_url, dir.path(), &catalog).await;
+        let b = start(&db_url, dir.path(), &catalog).await;
+        a.api.put_account("acme", "enterprise").await;
+        a.api
+            .put_user("acme", "boss", json!({"name": "Bo Boss"}))
+            .await;
+        Some(Cluster {
+            a,
+            b,
+            _db: db,
+            _dir: dir,
+        })
+    }
+
+    /// Node `i % 2`: spreads requests over both nodes.
+    fn node(&self, i: usize) -> &Api {
+        if i.is_multiple_of(2) {
+            &self.a.api
+        } else {
+            &self.b.api
+        }
+    }
+
+    /// Users `u0..u{n}`, each with a token.
+    async fn users(&self, n: usize) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            let id = format!("u{i}");
+            self.a.api.put_user("acme", &id, json!({})).await;
+            out.push((id.clone(), self.a.api.token("acme", &id).await));
+        }
+        out
+    }
+}
+
+/// Posts all events at once, event `i` to `to(i)`; returns the accepted ids.
+async fn release(c: &Cluster, events: Vec<(usize, Value)>) -> Vec<String> {
+    join_all(
+        events
+            .into_iter()
+            .map(|(node, e)| async move { c.node(node).accept(e).await }),
+    )
+    .await
+}
+
+/// Polls `f` until it holds; fails the test after [`WAIT`] (plus `extra`).
+async fn until<F: std::future::Future<Output = bool>>(
+    what: &str,
+    extra: Duration,
+    mut f: impl FnMut() -> F,
+) {
+    let start = Instant::now();
+    while !f().await {
+        assert!(
+            start.elapsed() < WAIT + extra,
+            "{what}: not within {:?}",
+            WAIT + extra
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until `node` counts the user's tabs as `(open, active)`.
+async fn presence_is(node: &Api, token: &str, open: u64, active: u64) {
+    until(
+        &format!("presence ({open}, {active})"),
+        Duration::ZERO,
+        || async {
+            let p = node.get("/v1/me/presence", &Auth::user(token)).await;
+            let p = p.ok(200);
+            p["open_tabs"] == json!(open) && p["active_tabs"] == json!(active)
+        },
+    )
+    .await;
+}
+
+/// A tab's stream, registered (its first frame, the unread count, has arrived).
+async fn tab(node: &Api, token: &str, query: &str) -> SseClient {
+    let mut s = node.stream(token, query).await;
+    s.expect_unread().await;
+    s
+}
+
+fn risky(to: &str, i: usize) -> Value {
+    json!({"type": "login_alert.risky_login", "account_id": "acme", "recipients": [to],
+           "data": {"location": format!("Oslo {i}")}})
+}
+
+/// The next `notification` frame (unread counts in between are skipped).
+async fn next_notification(s: &mut SseClient) -> Value {
+    loop {
+        let f = s.expect_frame().await;
+        if f.event == "notification" {
+            return f.json();
+        }
+    }
+}
+
+#[tokio::test]
+async fn tabs_on_two_nodes_are_one_presence() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    let users = c.users(1).await;
+    let (user, tok) = &users[0];
+    // A background tab on node A, the active tab on node B.
+    let mut background = tab(&c.a.api, tok, "tab_id=bg&active=false").await;
+    let mut active = tab(&c.b.api, tok, "tab_id=fg&active=true").await;
+    presence_is(&c.a.api, tok, 2, 1).await;
+    presence_is(&c.b.api, tok, 2, 1).await;
+
+    // Events released on both nodes: the active tab pops up, the background tab only
+    // updates its bell, and no browser notification goes anywhere.
+    let ids = release(&c, (0..20).map(|i| (i, risky(user, i))).collect()).await;
+    for id in &ids {
+        let t = c.a.api.wait_processed(id).await;
+        t.assert(user, "popup", "sent", "preference:catalog");
+        t.assert(user, "browser", "skipped", "presence:active");
+    }
+    let (mut seen_active, mut seen_background) = (Vec::new(), Vec::new());
+    for _ in 0..ids.len() {
+        let f = next_notification(&mut active).await;
+        assert_eq!(f["popup"], json!({"sound": "knock"}), "{f}");
+        assert!(f.get("browser").is_none(), "{f}");
+        seen_active.push(f["id"].as_str().unwrap().to_string());
+        let g = next_notification(&mut background).await;
+        assert!(g.get("popup").is_none(), "{g}");
+        assert!(g.get("browser").is_none(), "background tab got {g}");
+        seen_background.push(g["id"].as_str().unwrap().to_string());
+    }
+    // Items processed on the other node arrive over the bus, so the order may differ.
+    seen_active.sort();
+    seen_background.sort();
+    assert_eq!(seen_active, seen_background, "both tabs get every item");
+
+    // The active tab closes: the background tab on the other node now gets the browser
+    // notification, whichever node processes the event.
+    drop(active);
+    presence_is(&c.a.api, tok, 1, 0).await;
+    presence_is(&c.b.api, tok, 1, 0).await;
+    let ids = release(&c, (0..4).map(|i| (i, risky(user, 100 + i))).collect()).await;
+    for id in &ids {
+        let t = c.b.api.wait_processed(id).await;
+        t.assert(user, "popup", "skipped", "presence:not_active");
+        t.assert(user, "browser", "sent", "preference:catalog");
+    }
+    for _ in 0..ids.len() {
+        let g = next_notification(&mut background).await;
+        assert_eq!(g["browser"], json!(true), "{g}");
+    }
+
+    // No tab open anywhere: no browser notification (and Web Push would go).
+    drop(background);
+    presence_is(&c.b.api, tok, 0, 0).await;
+    let t =
+        c.b.api
+            .wait_processed(&c.a.api.accept(risky(user, 200)).await)
+            .await;
+    t.assert(user, "browser", "skipped", "presence:no_open_tab");
+}
+
+#[tokio::test]
+async fn a_killed_node_takes_its_tabs_presence_with_it() {
+    let Some(mut c) = Cluster::start().await else {
+        return;
+    };
+    let users = c.users(1).await;
+    let (_, tok) = &users[0];
+    let _active = tab(&c.b.api, tok, "tab_id=fg&active=true").await;
+    presence_is(&c.a.api, tok, 1, 1).await;
+    // kill -9: the node says nothing; the others forget it after the presence TTL.
+    c.b.child.kill().unwrap();
+    c.b.child.wait().unwrap();
+    presence_is(&c.a.api, tok, 0, 0).await;
+}
+
+fn assign(to: &str, object: &str) -> Value {
+    json!({
+        "type": "crm.contact_assigned", "account_id": "acme", "actor_id": "boss", "recipients": [to],
+        "object": {"type": "contact", "id": object, "name": format!("Contact {object}")},
+    })
+}
+
+#[tokio::test]
+async fn an_assignment_window_fires_once_across_nodes() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    let users = c.users(20).await;
+    // Three assignments per user released together: two on node A, one on node B.
+    let mut events = Vec::new();
+    for (u, _) in &users {
+        for k in 0..3 {
+            events.push((usize::from(k == 2), assign(u, &format!("{u}-c{k}"))));
+        }
+    }
+    release(&c, events).await;
+    let extra = Duration::from_secs(BATCH_DELAY);
+    for (i, (u, tok)) in users.iter().enumerate() {
+        let node = c.node(i);
+        until(&format!("{u}'s batch"), extra, || async {
+            !node.feed(tok).await.is_empty()
+        })
+        .await;
+    }
+    // Nothing else comes later: every batch job has run.
+    until("every batch fired", extra, || async {
+        let jobs =
+            c.a.api
+                .get("/v1/jobs?state=scheduled&limit=100", &Auth::Key)
+                .await;
+        jobs.ok(200)["jobs"].as_array().unwrap().is_empty()
+    })
+    .await;
+    for (u, tok) in &users {
+        let feed = c.b.api.feed(tok).await;
+        assert_eq!(feed.len(), 1, "{u}: {feed:?}");
+        assert_eq!(feed[0]["count"], json!(3), "{u}: {}", feed[0]);
+        assert_eq!(feed[0]["title"], json!("You were assigned 3 contacts"));
+    }
+}
+
+#[tokio::test]
+async fn a_first_mention_notifies_once_across_nodes() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    let users = c.users(20).await;
+    // Four mentions of every user in one activity, released together on both nodes.
+    let mut events = Vec::new();
+    for (u, _) in &users {
+        for k in 0..4 {
+            events.push((
+                k,
+                json!({"type": "comments.mention", "account_id": "acme", "actor_id": "boss",
+                       "recipients": [u], "object": {"type": "deal", "id": format!("act-{u}"), "name": "Deal"},
+                       "data": {"n": k}}),
+            ));
+        }
+    }
+    let ids = release(&c, events).await;
+    for id in &ids {
+        c.a.api.wait_processed(id).await;
+    }
+    for (u, tok) in &users {
+        let feed = c.b.api.feed(tok).await;
+        assert_eq!(feed.len(), 1, "{u} was notified {} times", feed.len());
+    }
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_accepted_once_across_nodes() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    let users = c.users(1).await;
+    let (u, tok) = &users[0];
+    let mut e = risky(u, 0);
+    e["idempotency_key"] = json!("once-only");
+    let c = &c;
+    let answers = join_all((0..8).map(|i| {
+        let e = e.clone();
+        async move { c.node(i).post("/v1/events", &Auth::Key, e).await }
+    }))
+    .await;
+    let mut ids: Vec<&Value> = answers.iter().map(|r| &r.ok(202)["id"]).collect();
+    let fresh = answers
+        .iter()
+        .filter(|r| r.body["duplicate"] == json!(false))
+        .count();
+    assert_eq!(fresh, 1, "one accepted, the others duplicates");
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every answer names the same event");
+    c.a.api.wait_processed(ids[0].as_str().unwrap()).await;
+    assert_eq!(c.b.api.feed(tok).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_digest_period_has_one_batch_across_nodes() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    let users = c.users(10).await;
+    let mut events = Vec::new();
+    for (u, _) in &users {
+        for k in 0..4 {
+            events.push((
+                k,
+                json!({"type": "workflows.enrollment_changed", "account_id": "acme", "recipients": [u],
+                       "object": {"type": "workflow", "id": format!("wf-{k}"), "name": "Onboarding"},
+                       "data": {"workflow": "Onboarding"}}),
+            ));
+        }
+    }
+    let ids = release(&c, events).await;
+    for id in &ids {
+        c.a.api.wait_processed(id).await;
+    }
+    let jobs =
+        c.b.api
+            .get("/v1/jobs?state=scheduled&limit=100", &Auth::Key)
+            .await;
+    let batches = jobs.ok(200)["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["kind"] == json!("batch"))
+        .count();
+    assert_eq!(batches, users.len(), "one weekly digest per user");
+}
