@@ -1,8 +1,8 @@
 //! Two `varsel serve` processes on one PostgreSQL database (fresh per test), as two nodes
 //! behind a load balancer: a user's tabs on either node count as one presence, and every
 //! "once" rule holds when events are released together on both nodes. Needs PostgreSQL
-//! (`VARSEL_TEST_DATABASE_URL`); without it the tests say so and pass, except in CI
-//! (`CI=true`), where they fail.
+//! (`VARSEL_TEST_DATABASE_URL`); without it the tests say so and pass (`scripts/test` runs
+//! them on PostgreSQL, and fails in CI when PostgreSQL is unreachable).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{Child, Command, Stdio};
@@ -100,10 +100,7 @@ impl Cluster {
     /// Two nodes on a fresh database, or `None` (with a note) when PostgreSQL is not set.
     async fn start() -> Option<Cluster> {
         let Some(url) = test_url() else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "the cluster tests need VARSEL_TEST_DATABASE_URL in CI"
-            );
+            // `scripts/test` runs them again with PostgreSQL (and fails in CI without it).
             eprintln!(
                 "skipped: VARSEL_TEST_DATABASE_URL is not set (the cluster tests need PostgreSQL)"
             );
