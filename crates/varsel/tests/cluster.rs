@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use serde_json::{Value, json};
-use varsel_testkit::client::{API_KEY, Api, Auth, SseClient, WAIT};
+use varsel_testkit::client::{API_KEY, Api, Auth, SseClient, WAIT, free_port, wait_healthy};
 use varsel_testkit::pg::{PgDatabase, fresh_pg, test_url};
 
 const SECRET: &str = "cluster-test-token-secret-0123456789abcd";
@@ -18,14 +18,6 @@ const SECRET: &str = "cluster-test-token-secret-0123456789abcd";
 const PRESENCE_TTL: u64 = 2;
 /// The assignment window of the test catalog.
 const BATCH_DELAY: u64 = 3;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Node {
     child: Child,
@@ -83,16 +75,7 @@ async fn start(db: &str, dir: &std::path::Path, catalog: &std::path::Path) -> No
         .spawn()
         .expect("start varsel");
     let api = Api::new(format!("http://127.0.0.1:{port}"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = api.client.get(api.url("/healthz")).send().await
-            && r.status().is_success()
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "node did not become healthy");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_healthy(&api.client, &api.base).await;
     Node { child, api }
 }
 

@@ -13,19 +13,12 @@ use futures::StreamExt;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use varsel_testkit::client::{free_port, wait_healthy};
 use varsel_testkit::smtp::SmtpSink;
 
 const KEY: &str = "crash-test-api-key-0123456789";
 const SECRET: &str = "crash-test-token-secret-0123456789abcdef";
 const EVENTS: usize = 400;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// SMTP connections of the server under test.
 const SMTP_CONNECTIONS: usize = 8;
@@ -53,19 +46,6 @@ fn start(db: &str, port: u16, dir: &std::path::Path, smtp: &str) -> Child {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start varsel")
-}
-
-async fn wait_healthy(http: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("varsel did not become healthy");
 }
 
 /// A fresh database: a SQLite file, or a new PostgreSQL database on the test server.
