@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod decide;
 pub mod model;
+pub mod plan;
 pub mod prefs;
 pub mod render;
 pub mod schedule;

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use varsel_core::model::User;
+use varsel_core::plan::BatchKind;
 use varsel_core::prefs::PrefLayer;
 
 use crate::{FeedItem, Result};
@@ -150,8 +151,7 @@ pub struct JobAttempt {
 /// An event added to a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchAdd {
-    /// `assign`, `email_group` or `digest`.
-    pub kind: String,
+    pub kind: BatchKind,
     pub account_id: String,
     pub user_id: String,
     pub type_id: String,
@@ -174,11 +174,11 @@ impl BatchAdd {
     pub fn lock_key(&self) -> i64 {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for part in [
-            &self.kind,
-            &self.account_id,
-            &self.user_id,
-            &self.type_id,
-            &self.group_key,
+            self.kind.as_str(),
+            self.account_id.as_str(),
+            self.user_id.as_str(),
+            self.type_id.as_str(),
+            self.group_key.as_str(),
         ] {
             for b in part.bytes().chain(std::iter::once(0)) {
                 h ^= u64::from(b);

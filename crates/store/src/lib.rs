@@ -226,6 +226,20 @@ pub struct ProcessedBatch {
     pub processed_at: i64,
 }
 
+impl ProcessedBatch {
+    /// Adds `other`'s writes after this batch's (in order).
+    pub fn append(&mut self, mut other: ProcessedBatch) {
+        self.event_ids.append(&mut other.event_ids);
+        self.decisions.append(&mut other.decisions);
+        self.notifications.append(&mut other.notifications);
+        self.mentions.append(&mut other.mentions);
+        self.jobs.append(&mut other.jobs);
+        self.batch_ops.append(&mut other.batch_ops);
+        self.links.append(&mut other.links);
+        self.close_batches.append(&mut other.close_batches);
+    }
+}
+
 /// One item of a user's feed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedItem {

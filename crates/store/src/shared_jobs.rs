@@ -54,7 +54,7 @@ macro_rules! write_schedule {
                 "UPDATE batches SET state = 'sealed' WHERE state = 'open' AND kind = $1 AND account_id = $2 \
                  AND user_id = $3 AND type = $4 AND group_key = $5 AND due_at <= $6",
             )
-            .bind(a.kind.clone())
+            .bind(a.kind.as_str())
             .bind(a.account_id.clone())
             .bind(a.user_id.clone())
             .bind(a.type_id.clone())
@@ -68,7 +68,7 @@ macro_rules! write_schedule {
                     "UPDATE batches SET size = size + 1 WHERE state = 'open' AND kind = $1 AND account_id = $2 \
                      AND user_id = $3 AND type = $4 AND group_key = $5 RETURNING id, size, max_items",
                 )
-                .bind(a.kind.clone())
+                .bind(a.kind.as_str())
                 .bind(a.account_id.clone())
                 .bind(a.user_id.clone())
                 .bind(a.type_id.clone())
@@ -90,7 +90,7 @@ macro_rules! write_schedule {
                      ON CONFLICT (kind, account_id, user_id, type, group_key) WHERE state = 'open' DO NOTHING",
                 )
                 .bind(id.clone())
-                .bind(a.kind.clone())
+                .bind(a.kind.as_str())
                 .bind(a.account_id.clone())
                 .bind(a.user_id.clone())
                 .bind(a.type_id.clone())

@@ -4,12 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 use varsel_core::ObjectRef;
+use varsel_core::plan::{BatchKind, PlanInput};
 use varsel_store::{Job, JobKind, ProcessedBatch};
 
 use super::email::EmailJob;
 use super::{Effects, JobError, JobRun};
-use crate::processor::plan::{
-    AccountCache, Subject, add_notification, decide_for, facts, load_channels,
+use crate::processor::shared::{
+    AccountCache, Subject, decide_for, facts, load_channels, plan_for, write_plan,
 };
 use crate::state::AppState;
 
@@ -46,8 +47,8 @@ async fn fire(state: &AppState, id: &str) -> Result<(), JobError> {
     };
     let live: Vec<_> = items.iter().filter(|i| !i.withdrawn).collect();
     let state_after = if live.is_empty() { "empty" } else { "fired" };
-    match b.kind.as_str() {
-        "assign" if !live.is_empty() => {
+    match BatchKind::parse(&b.kind) {
+        Some(BatchKind::Assign) if !live.is_empty() => {
             let Some(kind) = state.catalog.get(&b.type_id) else {
                 return Err(JobError::permanent("type left the catalog"));
             };
@@ -78,30 +79,42 @@ async fn fire(state: &AppState, id: &str) -> Result<(), JobError> {
             // Preferences and presence as they are now, when the batch is delivered.
             let f = facts(kind, None, varsel_core::Source::Ui, object, true);
             let channels = load_channels(state, account, &[user]).await?;
-            let mut decided =
-                decide_for(state, &f, account, user, own, true, channels.get(&user.id));
+            let decided = decide_for(state, &f, account, user, own, true, channels.get(&user.id));
             let event_ids: Vec<String> = live.iter().map(|i| i.event_id.clone()).collect();
-            if decided
-                .decisions
-                .iter()
-                .any(|d| d.outcome == varsel_core::Outcome::Sent)
-            {
-                let last_event = event_ids.last().cloned().unwrap_or_default();
-                let subject = Subject {
-                    kind,
-                    actor_id: actor_id.as_deref(),
-                    actor_name: actor_name.as_deref(),
-                    object,
-                    objects: objects.iter().collect(),
-                    data,
-                    count: live.len() as u32,
-                    event_id: &last_event,
-                    dedupe_key: format!("batch:{}", b.id),
-                };
-                add_notification(state, &mut work, user, &mut decided, &subject, &event_ids);
-            }
+            let last_event = event_ids.last().cloned().unwrap_or_default();
+            let input = PlanInput {
+                kind,
+                now,
+                received_at: now,
+                timezone: &user.timezone,
+                object_id: object.map(|o| o.id.as_str()),
+                event_id: &last_event,
+                firing: true,
+                first_mention: true,
+            };
+            let planned = plan_for(&input, decided);
+            let subject = Subject {
+                kind,
+                actor_id: actor_id.as_deref(),
+                actor_name: actor_name.as_deref(),
+                object,
+                objects: objects.iter().collect(),
+                data,
+                count: live.len() as u32,
+                event_id: &last_event,
+                dedupe_key: format!("batch:{}", b.id),
+            };
+            write_plan(
+                state,
+                &mut work,
+                user,
+                &planned,
+                &subject,
+                &event_ids,
+                serde_json::Value::default,
+            );
         }
-        "email_group" if !live.is_empty() => {
+        Some(BatchKind::EmailGroup) if !live.is_empty() => {
             let ids = live
                 .iter()
                 .filter_map(|i| i.item["notification_id"].as_str().map(str::to_string))
@@ -112,7 +125,7 @@ async fn fire(state: &AppState, id: &str) -> Result<(), JobError> {
                 now,
             ));
         }
-        "digest" if !live.is_empty() => {
+        Some(BatchKind::Digest) if !live.is_empty() => {
             work.jobs.push(
                 EmailJob::Digest {
                     batch_id: b.id.clone(),

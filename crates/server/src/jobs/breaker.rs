@@ -30,6 +30,17 @@ struct Breaker {
     probing: bool,
 }
 
+/// What a failure did to a destination's breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Counted; still closed.
+    Counted,
+    /// This failure opened it, until this time (Unix ms).
+    Opened(i64),
+    /// It was already open: the send was under way when another one opened it.
+    AlreadyOpen { until: i64, failures: u32 },
+}
+
 /// The breakers of this node.
 #[derive(Debug)]
 pub struct Breakers {
@@ -86,20 +97,24 @@ impl Breakers {
         }
     }
 
-    /// The destination failed at `now`; `after` is a `Retry-After` it asked for. Returns
-    /// the time it is open until, when this failure opened it.
-    pub fn failure(&self, dest: &str, now: i64, after: Option<Duration>) -> Option<i64> {
-        let mut map = self.map.lock().ok()?;
+    /// The destination failed at `now`; `after` is a `Retry-After` it asked for.
+    pub fn failure(&self, dest: &str, now: i64, after: Option<Duration>) -> Failure {
+        let Ok(mut map) = self.map.lock() else {
+            return Failure::Counted;
+        };
         let b = map.entry(dest.to_string()).or_default();
         b.failures += 1;
         let was_probe = std::mem::take(&mut b.probing);
         let asked = after.map_or(0, |a| a.as_millis() as i64);
-        if b.failures < self.threshold && !was_probe && asked == 0 {
-            return None;
-        }
         // Jobs already under way when it opened fail too: that is not news.
         if now < b.open_until && !was_probe && now + asked <= b.open_until {
-            return None;
+            return Failure::AlreadyOpen {
+                until: b.open_until,
+                failures: b.failures,
+            };
+        }
+        if b.failures < self.threshold && !was_probe && asked == 0 {
+            return Failure::Counted;
         }
         b.opens += 1;
         let doubled = self
@@ -116,7 +131,7 @@ impl Breakers {
         );
         metrics::counter!("varsel_breaker_opened_total", "destination" => dest.to_string())
             .increment(1);
-        Some(b.open_until)
+        Failure::Opened(b.open_until)
     }
 
     /// The destinations open now, with their failures in a row (for metrics).
@@ -141,6 +156,22 @@ pub fn waiting_reason(dest: &str, until: i64, failures: u32) -> String {
     format!("circuit_open: {dest} failed {failures} times in a row; next try after {at}")
 }
 
+/// Tells `dest`'s breaker a send failed. A send that was under way when another opened
+/// the breaker waits with the others, without spending an attempt: the returned error.
+pub fn failed(
+    state: &crate::state::AppState,
+    dest: &str,
+    after: Option<Duration>,
+) -> Option<super::JobError> {
+    match state.breakers.failure(dest, state.now(), after) {
+        Failure::AlreadyOpen { until, failures } => Some(super::JobError::wait(
+            until,
+            waiting_reason(dest, until, failures),
+        )),
+        Failure::Counted | Failure::Opened(_) => None,
+    }
+}
+
 /// Asks the circuit breaker whether `dest` may be used now.
 pub fn gate(state: &crate::state::AppState, dest: &str) -> Result<(), super::JobError> {
     match state.breakers.gate(dest, state.now()) {
@@ -163,15 +194,23 @@ mod tests {
     #[test]
     fn opens_after_the_threshold_and_probes_once() {
         let b = breakers();
-        assert_eq!(b.failure("smtp", 0, None), None);
-        assert_eq!(b.failure("smtp", 0, None), None);
+        assert_eq!(b.failure("smtp", 0, None), Failure::Counted);
+        assert_eq!(b.failure("smtp", 0, None), Failure::Counted);
         assert_eq!(b.gate("smtp", 0), Gate::Pass);
-        assert_eq!(b.failure("smtp", 0, None), Some(10_000));
+        assert_eq!(b.failure("smtp", 0, None), Failure::Opened(10_000));
+        // A send that was under way fails too: it waits with the others.
+        assert_eq!(
+            b.failure("smtp", 1, None),
+            Failure::AlreadyOpen {
+                until: 10_000,
+                failures: 4
+            }
+        );
         assert_eq!(
             b.gate("smtp", 5_000),
             Gate::Wait {
                 until: 10_000,
-                failures: 3
+                failures: 4
             }
         );
         // Other destinations flow.
@@ -180,11 +219,11 @@ mod tests {
         assert_eq!(b.gate("smtp", 10_000), Gate::Pass);
         assert!(matches!(b.gate("smtp", 10_001), Gate::Wait { .. }));
         // The probe fails: open again, twice as long.
-        assert_eq!(b.failure("smtp", 10_100, None), Some(30_100));
+        assert_eq!(b.failure("smtp", 10_100, None), Failure::Opened(30_100));
         assert_eq!(b.gate("smtp", 30_100), Gate::Pass);
         b.success("smtp");
         assert_eq!(b.gate("smtp", 30_200), Gate::Pass);
-        assert_eq!(b.failure("smtp", 30_300, None), None);
+        assert_eq!(b.failure("smtp", 30_300, None), Failure::Counted);
     }
 
     #[test]
@@ -192,7 +231,7 @@ mod tests {
         let b = breakers();
         assert_eq!(
             b.failure("fcm", 0, Some(Duration::from_secs(120))),
-            Some(120_000)
+            Failure::Opened(120_000)
         );
         assert!(matches!(b.gate("fcm", 119_999), Gate::Wait { .. }));
     }

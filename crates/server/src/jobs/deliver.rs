@@ -14,10 +14,10 @@ use varsel_delivery::teams::{TeamsTarget, TeamsWebhookUrl};
 use varsel_delivery::webpush::PushSubscription;
 use varsel_store::{Connection, Device, FeedItem, Job, JobKind, NewJob, UserLink};
 
-use super::breaker::gate;
+use super::breaker::{failed, gate};
 use super::observe_send;
 use super::{Effects, JobError, JobErrorKind, JobRun};
-use crate::processor::plan::new_job;
+use crate::processor::shared::new_job;
 use crate::state::AppState;
 
 /// What a delivery job sends: one notification on one channel (`slack`, `teams`,
@@ -87,26 +87,29 @@ fn set(fx: &mut Effects, d: &DeliverJob, st: &str, reason: Option<&str>) -> Resu
 }
 
 /// Tells the destination's circuit breaker how a send went: a retryable outcome (no
-/// answer, 5xx, 429) is the destination failing; any other answer is it working.
+/// answer, 5xx, 429) is the destination failing; any other answer is it working. A
+/// failure while the breaker is already open returns the wait to take instead.
 fn observe(
     state: &AppState,
     dest: &str,
     channel: &'static str,
     started: std::time::Instant,
     outcome: &Outcome,
-) {
+) -> Option<JobError> {
     match outcome {
         Outcome::Retry { after, .. } => {
-            state.breakers.failure(dest, state.now(), *after);
             observe_send(channel, started, "retry");
+            failed(state, dest, *after)
         }
         Outcome::Delivered => {
             state.breakers.success(dest);
             observe_send(channel, started, "delivered");
+            None
         }
         Outcome::Permanent { .. } | Outcome::Gone { .. } => {
             state.breakers.success(dest);
             observe_send(channel, started, "refused");
+            None
         }
     }
 }
@@ -283,7 +286,9 @@ async fn slack(
     };
     let started = std::time::Instant::now();
     let outcome = state.providers.slack.deliver(&target, msg).await;
-    observe(state, &dest, "slack", started, &outcome);
+    if let Some(wait) = observe(state, &dest, "slack", started, &outcome) {
+        return Err(wait);
+    }
     if matches!(outcome, Outcome::Gone { .. }) {
         // The Slack user is gone: not connected until a lookup finds them again.
         remember_match(state, user, None).await?;
@@ -339,8 +344,26 @@ async fn teams(
     };
     let started = std::time::Instant::now();
     let outcome = state.providers.teams.post(&target, msg).await;
-    observe(state, &dest, "teams", started, &outcome);
+    if let Some(wait) = observe(state, &dest, "teams", started, &outcome) {
+        return Err(wait);
+    }
     settle(fx, d, outcome)
+}
+
+/// Of two waits, the one that ends first.
+fn earliest(a: Option<JobError>, b: JobError) -> JobError {
+    match (a, &b.kind) {
+        (
+            Some(
+                a @ JobError {
+                    kind: JobErrorKind::Wait(x),
+                    ..
+                },
+            ),
+            JobErrorKind::Wait(y),
+        ) if x <= *y => a,
+        _ => b,
+    }
 }
 
 /// The circuit breaker's key of a device: its push service's host (Web Push), or the
@@ -411,26 +434,17 @@ async fn devices(
     for dev in mine {
         let dest = device_destination(dev);
         if let Err(w) = gate(state, &dest) {
-            let earlier = match (&waiting, &w.kind) {
-                (
-                    Some(JobError {
-                        kind: JobErrorKind::Wait(a),
-                        ..
-                    }),
-                    JobErrorKind::Wait(b),
-                ) => b < a,
-                _ => true,
-            };
-            if earlier {
-                waiting = Some(w);
-            }
+            waiting = Some(earliest(waiting, w));
             continue;
         }
         let started = std::time::Instant::now();
         let Some(outcome) = to_device(state, dev, msg).await else {
             continue;
         };
-        observe(state, &dest, channel, started, &outcome);
+        if let Some(w) = observe(state, &dest, channel, started, &outcome) {
+            waiting = Some(earliest(waiting, w));
+            continue;
+        }
         tried += 1;
         match outcome {
             Outcome::Delivered => delivered += 1,

@@ -9,11 +9,11 @@ use varsel_core::model::User;
 use varsel_delivery::email::OutgoingEmail;
 use varsel_store::{CapTake, FeedItem, Job, JobKind, NewJob};
 
-use super::breaker::gate;
+use super::breaker::{failed, gate};
 use super::observe_send;
 use super::{Effects, JobError, JobErrorKind, JobRun};
 use crate::mailer::{Envelope, Mailer, outbox_row};
-use crate::processor::plan::new_job;
+use crate::processor::shared::new_job;
 use crate::state::AppState;
 
 /// What an email job sends.
@@ -275,10 +275,10 @@ async fn send(state: &AppState, job: &Job, e: &EmailJob, fx: &mut Effects) -> Re
             fx.hold.push(permit);
             if let Err(err) = smtp.send(&email).await {
                 observe_send("email", started, "failed");
-                if err.destination {
-                    state
-                        .breakers
-                        .failure(smtp.destination(), state.now(), None);
+                if err.destination
+                    && let Some(wait) = failed(state, smtp.destination(), None)
+                {
+                    return Err(wait);
                 }
                 return Err(if err.retryable {
                     JobError::retry(err.message)

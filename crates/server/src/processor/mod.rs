@@ -6,22 +6,23 @@
 //! means it is processed again; notifications are unique per (user, event), so a
 //! reprocessed event never shows twice in a feed.
 
-pub mod plan;
+pub mod shared;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures::FutureExt;
 
-use varsel_core::model::{Channel, User};
+use varsel_core::model::User;
+use varsel_core::plan::PlanInput;
 use varsel_core::prefs::PrefLayer;
 use varsel_core::{Outcome, TypeDef};
-use varsel_store::{BatchAdd, BatchOp, ClaimedEvent, DecisionRow, ProcessedBatch, Withdrawal};
+use varsel_store::{BatchOp, ClaimedEvent, DecisionRow, ProcessedBatch, Withdrawal};
 
 use crate::state::AppState;
-use plan::{
-    AccountCache, AccountFacts, Subject, UserChannels, add_notification, decide_for, facts,
-    load_channels,
+use shared::{
+    AccountCache, AccountFacts, Subject, UserChannels, decide_for, facts, load_channels, plan_for,
+    write_plan,
 };
 
 /// Fallback poll when no wake-up arrives (events from other nodes, retries).
@@ -129,29 +130,21 @@ async fn plan_batch(
         ..Default::default()
     };
     for ev in events {
-        let marks = (
-            batch.event_ids.len(),
-            batch.decisions.len(),
-            batch.notifications.len(),
-            batch.mentions.len(),
-            batch.jobs.len(),
-            batch.batch_ops.len(),
-            batch.links.len(),
-        );
-        if let Err(e) = process_event(state, ev, &mut accounts, &mut users, &mut batch).await {
-            // Drop what this event added; it is retried on its own later.
-            batch.event_ids.truncate(marks.0);
-            batch.decisions.truncate(marks.1);
-            batch.notifications.truncate(marks.2);
-            batch.mentions.truncate(marks.3);
-            batch.jobs.truncate(marks.4);
-            batch.batch_ops.truncate(marks.5);
-            batch.links.truncate(marks.6);
-            tracing::error!(event.id = %ev.id, error = %e, "event failed");
-            state
-                .store
-                .fail_event(&ev.id, &e.to_string(), cfg.process_max_attempts)
-                .await?;
+        // Each event plans into writes of its own, joined to the batch when it succeeds:
+        // one that fails is reported on its own and retried later.
+        let mut writes = ProcessedBatch {
+            processed_at: now,
+            ..Default::default()
+        };
+        match process_event(state, ev, &mut accounts, &mut users, &batch, &mut writes).await {
+            Ok(()) => batch.append(writes),
+            Err(e) => {
+                tracing::error!(event.id = %ev.id, error = %e, "event failed");
+                state
+                    .store
+                    .fail_event(&ev.id, &e.to_string(), cfg.process_max_attempts)
+                    .await?;
+            }
         }
     }
     Ok(batch)
@@ -293,11 +286,15 @@ fn skipped_everywhere(reason: &str) -> Vec<varsel_core::Decision> {
         .collect()
 }
 
+/// Loads what one event's decision needs, then decides and plans each recipient into
+/// `batch`. `earlier` is the work of the events before it in this round (their first
+/// mentions count).
 async fn process_event(
     state: &AppState,
     ev: &ClaimedEvent,
     accounts: &mut AccountCache,
     cache: &mut UserCache,
+    earlier: &ProcessedBatch,
     batch: &mut ProcessedBatch,
 ) -> anyhow::Result<()> {
     let b = &ev.body;
@@ -338,9 +335,9 @@ async fn process_event(
                 .await?
                 .into_iter()
                 .collect();
-            // Mentions of the same activity earlier in this batch count too.
+            // Mentions of the same activity earlier in this round count too.
             set.extend(
-                batch
+                earlier
                     .mentions
                     .iter()
                     .filter(|(a, x, _)| a == &b.account_id && x == act)
@@ -382,7 +379,7 @@ async fn process_event(
             continue;
         };
         let first_mention = !already.contains(uid);
-        let mut decided = decide_for(
+        let decided = decide_for(
             state,
             &facts,
             account,
@@ -391,96 +388,46 @@ async fn process_event(
             first_mention,
             cache.channels(&b.account_id, uid),
         );
-        if let (Some(act), true) = (&activity, kind.first_mention_only)
-            && first_mention
-            && decided.delivers()
-        {
-            batch
-                .mentions
-                .push((b.account_id.clone(), act.clone(), uid.clone()));
-        }
-        let item = || {
-            serde_json::json!({
-                "event_id": ev.id, "actor_id": b.actor_id, "object": b.object, "data": b.data,
-            })
+        let input = PlanInput {
+            kind,
+            now,
+            received_at: ev.received_at,
+            timezone: &user.timezone,
+            object_id: activity.as_deref(),
+            event_id: &ev.id,
+            firing: false,
+            first_mention,
         };
-        if let Some(rule) = &kind.batch {
-            // Delivered when the batch's window closes (the scheduler fires it).
-            if decided.delivers() {
-                batch.batch_ops.push(BatchOp::Add(BatchAdd {
-                    kind: "assign".into(),
-                    account_id: b.account_id.clone(),
-                    user_id: uid.clone(),
-                    type_id: kind.id.clone(),
-                    group_key: String::new(),
-                    event_id: ev.id.clone(),
-                    object_id: activity.clone(),
-                    item: item(),
-                    due_at: ev.received_at + i64::from(rule.delay_seconds) * 1000,
-                    max_items: if rule.group { i64::MAX } else { 1 },
-                    now,
-                }));
-            }
-        } else {
-            if let Some(digest) = &kind.digest
-                && let Some(line) = decided
-                    .decisions
-                    .iter_mut()
-                    .find(|d| d.channel == Channel::Email)
-                && line.outcome == Outcome::Sent
-            {
-                // Fed into the weekly summary instead of an email of its own.
-                line.outcome = Outcome::Scheduled;
-                line.reason.push_str(";digest");
-                let weekday = varsel_core::model::parse_weekday(&digest.weekday)
-                    .unwrap_or(chrono::Weekday::Fri);
-                let due = varsel_core::schedule::next_weekly_ms(
-                    now,
-                    &user.timezone,
-                    weekday,
-                    digest.hour,
-                );
-                batch.batch_ops.push(BatchOp::Add(BatchAdd {
-                    kind: "digest".into(),
-                    account_id: b.account_id.clone(),
-                    user_id: uid.clone(),
-                    type_id: kind.id.clone(),
-                    group_key: due.to_string(),
-                    event_id: ev.id.clone(),
-                    object_id: activity.clone(),
-                    item: item(),
-                    due_at: due,
-                    max_items: i64::MAX,
-                    now,
-                }));
-            }
-            if decided.decisions.iter().any(|d| d.outcome == Outcome::Sent) {
-                let subject = Subject {
-                    kind,
-                    actor_id: b.actor_id.as_deref(),
-                    actor_name: actor_name.as_deref(),
-                    object: b.object.as_ref(),
-                    objects: b.object.iter().collect(),
-                    data: b.data.as_ref(),
-                    count: 1,
-                    event_id: &ev.id,
-                    dedupe_key: format!("event:{}", ev.id),
-                };
-                add_notification(
-                    state,
-                    batch,
-                    user,
-                    &mut decided,
-                    &subject,
-                    std::slice::from_ref(&ev.id),
-                );
-            }
-        }
+        let planned = plan_for(&input, decided);
+        let subject = Subject {
+            kind,
+            actor_id: b.actor_id.as_deref(),
+            actor_name: actor_name.as_deref(),
+            object: b.object.as_ref(),
+            objects: b.object.iter().collect(),
+            data: b.data.as_ref(),
+            count: 1,
+            event_id: &ev.id,
+            dedupe_key: format!("event:{}", ev.id),
+        };
+        write_plan(
+            state,
+            batch,
+            user,
+            &planned,
+            &subject,
+            std::slice::from_ref(&ev.id),
+            || {
+                serde_json::json!({
+                    "event_id": ev.id, "actor_id": b.actor_id, "object": b.object, "data": b.data,
+                })
+            },
+        );
         batch.decisions.push(DecisionRow {
             event_id: ev.id.clone(),
             account_id: b.account_id.clone(),
             user_id: uid.clone(),
-            decisions: decided.decisions,
+            decisions: planned.decided.decisions,
         });
     }
     Ok(())

@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 
+use varsel_core::TypeDef;
 use varsel_core::decide::{Connections, EventFacts, RecipientDecision, RecipientFacts, decide};
-use varsel_core::model::{Channel, ObjectRef, User};
+use varsel_core::model::{ObjectRef, User};
+use varsel_core::plan::{BatchJoin, EmailWork, PlanInput, RecipientPlan};
 use varsel_core::prefs::{PrefContext, PrefLayer, profile_for};
 use varsel_core::render::{Person, RenderContext};
-use varsel_core::{Outcome, TypeDef};
 use varsel_store::{Account, BatchAdd, BatchOp, NewJob, NewNotification, ProcessedBatch, Profile};
 
 use crate::jobs::email::EmailJob;
@@ -168,17 +169,71 @@ pub struct Subject<'a> {
     pub dedupe_key: String,
 }
 
-/// Turns a decision into a notification (rendered in the user's language), its
-/// deliveries and its email work, and adds them to `batch`.
-pub fn add_notification(
+impl Subject<'_> {
+    /// The activity or thread the subject is about.
+    pub fn object_id(&self) -> Option<&str> {
+        self.object
+            .map(|o| o.id.as_str())
+            .filter(|id| !id.is_empty())
+    }
+}
+
+/// One recipient's work, planned: the decision (as the plan left it, for the trace) and
+/// the plan.
+pub struct Planned {
+    pub decided: RecipientDecision,
+    pub plan: RecipientPlan,
+}
+
+/// Plans a decided recipient with the rules every node shares (`varsel_core::plan`).
+pub fn plan_for(input: &PlanInput<'_>, mut decided: RecipientDecision) -> Planned {
+    let plan = varsel_core::plan::plan(input, &mut decided);
+    Planned { decided, plan }
+}
+
+/// Writes a recipient's plan into `batch`: the batch the event joins (with `item`, what
+/// the batch needs of the event when it fires), the notification rendered in the user's
+/// language with its deliveries and jobs, the first mention.
+pub fn write_plan(
     state: &AppState,
     batch: &mut ProcessedBatch,
     user: &User,
-    decided: &mut RecipientDecision,
+    planned: &Planned,
     s: &Subject<'_>,
     linked_events: &[String],
+    item: impl FnOnce() -> serde_json::Value,
 ) {
     let now = batch.processed_at;
+    let plan = &planned.plan;
+    let add = |join: &BatchJoin, item: serde_json::Value| {
+        BatchOp::Add(BatchAdd {
+            kind: join.kind,
+            account_id: user.account_id.clone(),
+            user_id: user.id.clone(),
+            type_id: s.kind.id.clone(),
+            group_key: join.group_key.clone(),
+            event_id: s.event_id.to_string(),
+            object_id: s.object_id().map(str::to_string),
+            item,
+            due_at: join.due_at,
+            max_items: join.max_items,
+            now,
+        })
+    };
+    if let Some(join) = &plan.batch {
+        batch.batch_ops.push(add(join, item()));
+    }
+    if let (true, Some(activity)) = (plan.mention, s.object_id()) {
+        batch.mentions.push((
+            user.account_id.clone(),
+            activity.to_string(),
+            user.id.clone(),
+        ));
+    }
+    let Some(n) = &plan.notification else {
+        return;
+    };
+    let decided = &planned.decided;
     let ctx = RenderContext {
         actor: s.actor_id.map(|id| Person {
             id,
@@ -195,35 +250,26 @@ pub fn add_notification(
     };
     let text = state.renderer.render(&s.kind.id, &user.locale, &ctx);
     let id = format!("ntf_{}", ulid::Ulid::new());
-    let email = plan_email(state, batch, user, decided, s, &id);
-    let mut deliveries: Vec<(String, String)> = decided
-        .decisions
-        .iter()
-        .filter(|d| d.outcome == Outcome::Sent && d.channel != Channel::Email)
-        .map(|d| {
-            let (channel, st) = match d.channel {
-                Channel::Bell => ("bell", "delivered"),
-                Channel::Browser if decided.web_push => ("webpush", "pending"),
-                Channel::Popup | Channel::Browser => (d.channel.as_str(), "sent"),
-                other => (other.as_str(), "pending"),
-            };
-            (channel.to_string(), st.to_string())
-        })
-        .collect();
-    // Slack, Teams, mobile and Web Push go out as jobs of their own (retried apart).
-    for (channel, st) in &deliveries {
-        if st == "pending" {
-            batch.jobs.push(crate::jobs::deliver::DeliverJob::job(
-                &user.account_id,
-                &id,
-                channel,
-                decided.sound.as_str(),
-                now,
-            ));
-        }
+    for (route, _) in n.deliveries.iter().filter(|(r, _)| r.is_job()) {
+        batch.jobs.push(crate::jobs::deliver::DeliverJob::job(
+            &user.account_id,
+            &id,
+            route.as_str(),
+            decided.sound.as_str(),
+            now,
+        ));
     }
-    if let Some(st) = email {
-        deliveries.push(("email".into(), st.into()));
+    match &n.email {
+        Some(EmailWork::Job) => batch.jobs.push(
+            EmailJob::Notifications {
+                ids: vec![id.clone()],
+            }
+            .job(&user.account_id, format!("email:{id}"), now),
+        ),
+        Some(EmailWork::Group(join)) => batch
+            .batch_ops
+            .push(add(join, serde_json::json!({ "notification_id": id }))),
+        None => {}
     }
     for e in linked_events {
         batch.links.push((e.clone(), id.clone()));
@@ -243,63 +289,14 @@ pub fn add_notification(
         actor_id: s.actor_id.map(str::to_string),
         popup_sound: decided.popup_sound.map(|x| x.as_str().to_string()),
         browser: decided.browser_wanted,
-        in_feed: decided.outcome(Channel::Bell) == Some(Outcome::Sent),
+        in_feed: n.in_feed,
         created_at: now,
-        deliveries,
+        deliveries: n
+            .deliveries
+            .iter()
+            .map(|(r, st)| (r.as_str().to_string(), st.as_str().to_string()))
+            .collect(),
     });
-}
-
-/// The email work of a notification: grouped with other replies of its thread, or a job
-/// of its own. Returns the initial state of the email delivery, if email is sent.
-fn plan_email(
-    state: &AppState,
-    batch: &mut ProcessedBatch,
-    user: &User,
-    decided: &mut RecipientDecision,
-    s: &Subject<'_>,
-    notification_id: &str,
-) -> Option<&'static str> {
-    let line = decided
-        .decisions
-        .iter_mut()
-        .find(|d| d.channel == Channel::Email)?;
-    if line.outcome != Outcome::Sent {
-        return None;
-    }
-    let now = batch.processed_at;
-    match &s.kind.email_grouping {
-        Some(g) => {
-            line.outcome = Outcome::Scheduled;
-            line.reason.push_str(";grouped");
-            batch.batch_ops.push(BatchOp::Add(BatchAdd {
-                kind: "email_group".into(),
-                account_id: user.account_id.clone(),
-                user_id: user.id.clone(),
-                type_id: s.kind.id.clone(),
-                group_key: s
-                    .object
-                    .map(|o| o.id.clone())
-                    .unwrap_or_else(|| s.event_id.to_string()),
-                event_id: s.event_id.to_string(),
-                object_id: s.object.map(|o| o.id.clone()),
-                item: serde_json::json!({ "notification_id": notification_id }),
-                due_at: now + i64::from(g.window_seconds) * 1000,
-                max_items: i64::from(g.max_items.max(1)),
-                now,
-            }));
-            let _ = state;
-            Some("scheduled")
-        }
-        None => {
-            batch.jobs.push(
-                EmailJob::Notifications {
-                    ids: vec![notification_id.to_string()],
-                }
-                .job(&user.account_id, format!("email:{notification_id}"), now),
-            );
-            Some("pending")
-        }
-    }
 }
 
 /// A new job with a fresh id.
