@@ -47,6 +47,63 @@ pub fn utc_day(now_ms: i64) -> String {
         .to_string()
 }
 
+/// The snooze choices of the bell's item menu, resolved in the user's timezone.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SnoozePreset {
+    /// An hour from now.
+    OneHour,
+    /// Today at 14:00 (only before 13:00: later it is less than an hour away or gone).
+    ThisAfternoon,
+    /// Tomorrow at 09:00.
+    Tomorrow,
+    /// The first Monday after today, at 09:00.
+    NextMonday,
+}
+
+/// The local time of day `hour`:00 on `day` in `tz`, as Unix ms; a time skipped by a DST
+/// change moves forward an hour.
+fn local_ms(tz: Tz, day: chrono::NaiveDate, hour: u32) -> i64 {
+    let local = day.and_time(NaiveTime::from_hms_opt(hour.min(23), 0, 0).unwrap_or_default());
+    tz.from_local_datetime(&local)
+        .earliest()
+        .or_else(|| {
+            tz.from_local_datetime(&(local + Duration::hours(1)))
+                .earliest()
+        })
+        .map(|t| t.timestamp_millis())
+        .unwrap_or_else(|| local.and_utc().timestamp_millis())
+}
+
+/// When a snooze chosen at `now_ms` ends, in Unix ms; `None` for "this afternoon" from
+/// 13:00 on. Unknown timezones are read as UTC.
+pub fn snooze_until(preset: SnoozePreset, now_ms: i64, tz: &str) -> Option<i64> {
+    let tz: Tz = tz.parse().unwrap_or(chrono_tz::UTC);
+    let now = DateTime::<Utc>::from_timestamp_millis(now_ms)
+        .unwrap_or_default()
+        .with_timezone(&tz);
+    let today = now.date_naive();
+    match preset {
+        SnoozePreset::OneHour => Some(now_ms + 3_600_000),
+        SnoozePreset::ThisAfternoon => {
+            let at = local_ms(tz, today, 14);
+            (at - now_ms >= 3_600_000).then_some(at)
+        }
+        SnoozePreset::Tomorrow => Some(local_ms(tz, today.succ_opt()?, 9)),
+        SnoozePreset::NextMonday => {
+            // The first Monday after today (on a Sunday, tomorrow).
+            let ahead = 7 - u64::from(today.weekday().num_days_from_monday());
+            Some(local_ms(
+                tz,
+                today.checked_add_days(chrono::Days::new(ahead))?,
+                9,
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +142,66 @@ mod tests {
         assert_eq!(
             next_weekly_ms(ms("2026-06-01T00:00:00Z"), "Europe/Oslo", Weekday::Fri, 9),
             ms("2026-06-05T07:00:00Z")
+        );
+    }
+
+    #[test]
+    fn snooze_presets_in_the_users_timezone() {
+        // Wednesday 2026-11-25, 09:30 in Oslo (UTC+1).
+        let now = ms("2026-11-25T08:30:00Z");
+        let oslo = "Europe/Oslo";
+        assert_eq!(
+            snooze_until(SnoozePreset::OneHour, now, oslo),
+            Some(ms("2026-11-25T09:30:00Z"))
+        );
+        assert_eq!(
+            snooze_until(SnoozePreset::ThisAfternoon, now, oslo),
+            Some(ms("2026-11-25T13:00:00Z"))
+        );
+        assert_eq!(
+            snooze_until(SnoozePreset::Tomorrow, now, oslo),
+            Some(ms("2026-11-26T08:00:00Z"))
+        );
+        assert_eq!(
+            snooze_until(SnoozePreset::NextMonday, now, oslo),
+            Some(ms("2026-11-30T08:00:00Z"))
+        );
+        // 13:30 local: the afternoon is gone.
+        assert_eq!(
+            snooze_until(
+                SnoozePreset::ThisAfternoon,
+                ms("2026-11-25T12:30:00Z"),
+                oslo
+            ),
+            None
+        );
+        // The same instant is 03:30 in New York: tomorrow 09:00 there.
+        assert_eq!(
+            snooze_until(SnoozePreset::Tomorrow, now, "America/New_York"),
+            Some(ms("2026-11-26T14:00:00Z"))
+        );
+        // 20:00 on Tuesday in New York is already Wednesday in Oslo.
+        assert_eq!(
+            snooze_until(
+                SnoozePreset::Tomorrow,
+                ms("2026-11-25T01:00:00Z"),
+                "America/New_York"
+            ),
+            Some(ms("2026-11-25T14:00:00Z"))
+        );
+        // On a Monday, next Monday is a week away; on a Sunday, tomorrow.
+        assert_eq!(
+            snooze_until(SnoozePreset::NextMonday, ms("2026-11-30T10:00:00Z"), oslo),
+            Some(ms("2026-12-07T08:00:00Z"))
+        );
+        assert_eq!(
+            snooze_until(SnoozePreset::NextMonday, ms("2026-11-29T10:00:00Z"), oslo),
+            Some(ms("2026-11-30T08:00:00Z"))
+        );
+        // Across the spring change: Saturday 2027-03-27, tomorrow 09:00 is UTC+2.
+        assert_eq!(
+            snooze_until(SnoozePreset::Tomorrow, ms("2027-03-27T12:00:00Z"), oslo),
+            Some(ms("2027-03-28T07:00:00Z"))
         );
     }
 

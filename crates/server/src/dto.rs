@@ -10,6 +10,9 @@ use crate::clock::rfc3339;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct FeedItemDto {
     pub id: String,
+    /// The item's place in the list: a higher position is nearer the top. A snoozed item
+    /// that comes back takes a new, highest position (its `created_at` stays).
+    pub position: i64,
     #[serde(rename = "type")]
     pub kind: String,
     pub section: String,
@@ -23,12 +26,17 @@ pub struct FeedItemDto {
     pub created_at: String,
     pub seen_at: Option<String>,
     pub read_at: Option<String>,
+    /// Set on archived items (`GET /v1/me/feed?archived=true`).
+    pub archived_at: Option<String>,
+    /// Set on snoozed items: when they come back.
+    pub snoozed_until: Option<String>,
 }
 
 impl From<&FeedItem> for FeedItemDto {
     fn from(i: &FeedItem) -> FeedItemDto {
         FeedItemDto {
             id: i.id.clone(),
+            position: i.seq,
             kind: i.kind.clone(),
             section: i.section.clone(),
             title: i.title.clone(),
@@ -39,6 +47,8 @@ impl From<&FeedItem> for FeedItemDto {
             created_at: rfc3339(i.created_at),
             seen_at: i.seen_at.map(rfc3339),
             read_at: i.read_at.map(rfc3339),
+            archived_at: i.archived_at.map(rfc3339),
+            snoozed_until: i.snoozed_until.map(rfc3339),
         }
     }
 }

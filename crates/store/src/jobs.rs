@@ -22,14 +22,17 @@ pub enum JobKind {
     Deliver,
     /// Matches an account's users to their Slack users.
     SlackMatch,
+    /// Brings a snoozed bell item back when its snooze ends.
+    Wake,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 5] = [
         JobKind::Batch,
         JobKind::Email,
         JobKind::Deliver,
         JobKind::SlackMatch,
+        JobKind::Wake,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +41,7 @@ impl JobKind {
             JobKind::Email => "email",
             JobKind::Deliver => "deliver",
             JobKind::SlackMatch => "slack_match",
+            JobKind::Wake => "wake",
         }
     }
 

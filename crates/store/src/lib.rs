@@ -261,6 +261,21 @@ pub struct FeedItem {
     pub created_at: i64,
     pub seen_at: Option<i64>,
     pub read_at: Option<i64>,
+    pub archived_at: Option<i64>,
+    /// Hidden until then (Unix ms); back unread at the top when it passes.
+    pub snoozed_until: Option<i64>,
+}
+
+/// Which of a user's bell items a feed page lists. The default is the bell's list: items
+/// neither archived nor snoozed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedFilter {
+    /// Only unread items.
+    pub unread: bool,
+    /// The archived items instead of the list.
+    pub archived: bool,
+    /// The snoozed items instead of the list.
+    pub snoozed: bool,
 }
 
 /// An event's stored trace.
@@ -353,10 +368,11 @@ pub trait UserStore: Send + Sync + 'static {
         &self,
         account: &str,
         user: &str,
+        filter: FeedFilter,
         limit: i64,
         before: Option<i64>,
     ) -> Result<Vec<FeedItem>>;
-    /// Oldest first, items with `seq > after` (stream resume).
+    /// Oldest first, items in the list with `seq > after` (stream resume).
     async fn feed_after(
         &self,
         account: &str,
@@ -371,6 +387,27 @@ pub trait UserStore: Send + Sync + 'static {
     async fn mark_read(&self, account: &str, user: &str, id: &str, now: i64) -> Result<bool>;
     async fn mark_all_read(&self, account: &str, user: &str, now: i64) -> Result<u64>;
     async fn mark_seen(&self, account: &str, user: &str, now: i64) -> Result<u64>;
+    /// Archives (`Some(now)`) or unarchives (`None`) an item; false when the item does not
+    /// exist for this user.
+    async fn set_archived(
+        &self,
+        account: &str,
+        user: &str,
+        id: &str,
+        at: Option<i64>,
+    ) -> Result<bool>;
+    /// Hides an item until `until` (Unix ms); false when it does not exist for this user.
+    async fn snooze(&self, account: &str, user: &str, id: &str, until: i64) -> Result<bool>;
+    /// Brings a snoozed item back: unread, unseen, at the top of the list (a new `seq`).
+    /// With `due`, only when its snooze ended by then (the wake job); without, at once
+    /// (un-snooze). `None` when the item is not snoozed (or not yet due).
+    async fn wake(
+        &self,
+        account: &str,
+        user: &str,
+        id: &str,
+        due: Option<i64>,
+    ) -> Result<Option<FeedItem>>;
 
     // --- preferences ---
     /// The user's own layer and its version.
@@ -384,7 +421,17 @@ pub trait UserStore: Send + Sync + 'static {
         version: i64,
     ) -> Result<bool>;
     async fn account_defaults(&self, account: &str) -> Result<PrefLayer>;
-    async fn put_account_defaults(&self, account: &str, layer: &PrefLayer, now: i64) -> Result<()>;
+    /// The account defaults and their version.
+    async fn account_defaults_versioned(&self, account: &str) -> Result<(PrefLayer, i64)>;
+    /// Stores the defaults if their version is still `version`; false on a concurrent
+    /// change.
+    async fn put_account_defaults(
+        &self,
+        account: &str,
+        layer: &PrefLayer,
+        version: i64,
+        now: i64,
+    ) -> Result<bool>;
     /// Oldest first.
     async fn profiles(&self, account: &str) -> Result<Vec<Profile>>;
     async fn upsert_profile(&self, profile: &Profile, now: i64) -> Result<()>;

@@ -27,6 +27,9 @@ impl PgStore {
     /// Claims are leases written under `FOR UPDATE SKIP LOCKED` (several nodes).
     /// Whether batch additions take advisory locks on their keys first.
     const LOCK_BATCH_KEYS: bool = true;
+    /// A woken (un-snoozed) item's new place at the top: the identity's next value.
+    const WAKE_SEQ: &'static str = "DEFAULT";
+    const WAKE_COUNTER: Option<&'static str> = None;
     const CLAIM_ON_READER: bool = false;
     const FAIL_EVENT: &'static str = "UPDATE events SET lease_until = NULL, last_error = $2, \
          state = CASE WHEN attempts >= $3 THEN 'failed' ELSE 'pending' END WHERE id = $1";

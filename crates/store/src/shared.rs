@@ -35,8 +35,11 @@ pub(crate) fn tier(s: &str) -> varsel_core::model::Tier {
     varsel_core::model::Tier::parse(s).unwrap_or_default()
 }
 
+/// The bell's list: feed items neither archived nor snoozed (a `WHERE` continuation).
+pub(crate) const LISTED: &str = " AND in_feed AND archived_at IS NULL AND snoozed_until IS NULL";
+
 pub(crate) const FEED_COLS: &str = "seq, id, account_id, user_id, type, section, title, body, url, count, actor_id, \
-     popup_sound, browser, in_feed, created_at, seen_at, read_at";
+     popup_sound, browser, in_feed, created_at, seen_at, read_at, archived_at, snoozed_until";
 
 macro_rules! impl_store {
     ($store:ty, $db:ty) => {
@@ -124,6 +127,8 @@ macro_rules! impl_store {
                 created_at: r.try_get("created_at")?,
                 seen_at: r.try_get("seen_at")?,
                 read_at: r.try_get("read_at")?,
+                archived_at: r.try_get("archived_at")?,
+                snoozed_until: r.try_get("snoozed_until")?,
             })
         }
 
@@ -528,6 +533,8 @@ macro_rules! impl_store {
                             created_at: n.created_at,
                             seen_at: None,
                             read_at: None,
+                            archived_at: None,
+                            snoozed_until: None,
                         })
                     })
                     .collect();

@@ -10,16 +10,31 @@ macro_rules! impl_user_store {
         use varsel_core::prefs::PrefLayer;
 
         use super::feed_item;
-        use $crate::shared::{CHUNK, FEED_COLS, json};
-        use $crate::{FeedItem, Profile, Result, UserStore};
+        use $crate::shared::{CHUNK, FEED_COLS, LISTED, json};
+        use $crate::{FeedFilter, FeedItem, Profile, Result, UserStore};
 
         #[async_trait]
         impl UserStore for $store {
-            async fn feed(&self, account: &str, user: &str, limit: i64, before: Option<i64>) -> Result<Vec<FeedItem>> {
+            async fn feed(
+                &self,
+                account: &str,
+                user: &str,
+                filter: FeedFilter,
+                limit: i64,
+                before: Option<i64>,
+            ) -> Result<Vec<FeedItem>> {
                 let mut q = QueryBuilder::<$db>::new("SELECT ");
                 q.push(FEED_COLS).push(" FROM notifications WHERE account_id = ").push_bind(account.to_string());
                 q.push(" AND user_id = ").push_bind(user.to_string());
-                q.push(" AND in_feed AND seq < ").push_bind(before.unwrap_or(i64::MAX));
+                q.push(match (filter.archived, filter.snoozed) {
+                    (true, _) => " AND in_feed AND archived_at IS NOT NULL",
+                    (false, true) => " AND in_feed AND archived_at IS NULL AND snoozed_until IS NOT NULL",
+                    (false, false) => LISTED,
+                });
+                if filter.unread {
+                    q.push(" AND read_at IS NULL");
+                }
+                q.push(" AND seq < ").push_bind(before.unwrap_or(i64::MAX));
                 q.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
                 q.build().fetch_all(self.reader()).await?.iter().map(feed_item).collect()
             }
@@ -28,7 +43,7 @@ macro_rules! impl_user_store {
                 let mut q = QueryBuilder::<$db>::new("SELECT ");
                 q.push(FEED_COLS).push(" FROM notifications WHERE account_id = ").push_bind(account.to_string());
                 q.push(" AND user_id = ").push_bind(user.to_string());
-                q.push(" AND in_feed AND seq > ").push_bind(after);
+                q.push(LISTED).push(" AND seq > ").push_bind(after);
                 q.push(" ORDER BY seq ASC LIMIT ").push_bind(limit);
                 q.build().fetch_all(self.reader()).await?.iter().map(feed_item).collect()
             }
@@ -53,7 +68,8 @@ macro_rules! impl_user_store {
             async fn unread_count(&self, account: &str, user: &str) -> Result<i64> {
                 let r = sqlx::query(
                     "SELECT COUNT(*) AS n FROM notifications \
-                     WHERE account_id = $1 AND user_id = $2 AND in_feed AND read_at IS NULL",
+                     WHERE account_id = $1 AND user_id = $2 AND in_feed AND read_at IS NULL \
+                     AND archived_at IS NULL AND snoozed_until IS NULL",
                 )
                 .bind(account.to_string())
                 .bind(user.to_string())
@@ -67,7 +83,7 @@ macro_rules! impl_user_store {
                 for chunk in users.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$db>::new(
                         "SELECT user_id, COUNT(*) AS n FROM notifications WHERE in_feed AND read_at IS NULL \
-                         AND account_id = ",
+                         AND archived_at IS NULL AND snoozed_until IS NULL AND account_id = ",
                     );
                     q.push_bind(account.to_string()).push(" AND user_id IN (");
                     let mut list = q.separated(", ");
@@ -99,7 +115,8 @@ macro_rules! impl_user_store {
             async fn mark_all_read(&self, account: &str, user: &str, now: i64) -> Result<u64> {
                 let r = sqlx::query(
                     "UPDATE notifications SET read_at = $3, seen_at = COALESCE(seen_at, $3) \
-                     WHERE account_id = $1 AND user_id = $2 AND in_feed AND read_at IS NULL",
+                     WHERE account_id = $1 AND user_id = $2 AND in_feed AND read_at IS NULL \
+                     AND archived_at IS NULL AND snoozed_until IS NULL",
                 )
                 .bind(account.to_string())
                 .bind(user.to_string())
@@ -120,6 +137,59 @@ macro_rules! impl_user_store {
                 .execute(self.writer())
                 .await?;
                 Ok(r.rows_affected())
+            }
+
+            async fn set_archived(&self, account: &str, user: &str, id: &str, at: Option<i64>) -> Result<bool> {
+                let r = sqlx::query(
+                    "UPDATE notifications SET archived_at = $4 \
+                     WHERE account_id = $1 AND user_id = $2 AND id = $3 AND in_feed",
+                )
+                .bind(account.to_string())
+                .bind(user.to_string())
+                .bind(id.to_string())
+                .bind(at)
+                .execute(self.writer())
+                .await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn snooze(&self, account: &str, user: &str, id: &str, until: i64) -> Result<bool> {
+                let r = sqlx::query(
+                    "UPDATE notifications SET snoozed_until = $4 \
+                     WHERE account_id = $1 AND user_id = $2 AND id = $3 AND in_feed",
+                )
+                .bind(account.to_string())
+                .bind(user.to_string())
+                .bind(id.to_string())
+                .bind(until)
+                .execute(self.writer())
+                .await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn wake(&self, account: &str, user: &str, id: &str, due: Option<i64>) -> Result<Option<FeedItem>> {
+                let mut tx = self.writer().begin().await?;
+                let mut q = QueryBuilder::<$db>::new("UPDATE notifications SET seq = ");
+                q.push(Self::WAKE_SEQ);
+                q.push(", snoozed_until = NULL, read_at = NULL, seen_at = NULL WHERE account_id = ")
+                    .push_bind(account.to_string());
+                q.push(" AND user_id = ").push_bind(user.to_string());
+                q.push(" AND id = ").push_bind(id.to_string());
+                q.push(" AND snoozed_until IS NOT NULL");
+                if let Some(due) = due {
+                    q.push(" AND snoozed_until <= ").push_bind(due);
+                }
+                if q.build().execute(&mut *tx).await?.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                if let Some(counter) = Self::WAKE_COUNTER {
+                    sqlx::query(counter).execute(&mut *tx).await?;
+                }
+                let mut q = QueryBuilder::<$db>::new("SELECT ");
+                q.push(FEED_COLS).push(" FROM notifications WHERE id = ").push_bind(id.to_string());
+                let row = q.build().fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(Some(feed_item(&row)?))
             }
 
             async fn user_prefs(&self, account: &str, user: &str) -> Result<Option<(PrefLayer, i64)>> {
@@ -162,17 +232,32 @@ macro_rules! impl_user_store {
                 }
             }
 
-            async fn put_account_defaults(&self, account: &str, layer: &PrefLayer, now: i64) -> Result<()> {
-                sqlx::query(
+            async fn account_defaults_versioned(&self, account: &str) -> Result<(PrefLayer, i64)> {
+                let row = sqlx::query("SELECT defaults, defaults_version FROM accounts WHERE id = $1")
+                    .bind(account.to_string())
+                    .fetch_optional(self.reader())
+                    .await?;
+                match row {
+                    None => Ok((PrefLayer::default(), 0)),
+                    Some(r) => Ok((
+                        serde_json::from_str(&r.try_get::<String, _>("defaults")?)?,
+                        r.try_get("defaults_version")?,
+                    )),
+                }
+            }
+
+            async fn put_account_defaults(&self, account: &str, layer: &PrefLayer, version: i64, now: i64) -> Result<bool> {
+                let r = sqlx::query(
                     "UPDATE accounts SET defaults = $2, defaults_version = defaults_version + 1, updated_at = $3 \
-                     WHERE id = $1",
+                     WHERE id = $1 AND defaults_version = $4",
                 )
                 .bind(account.to_string())
                 .bind(json(layer))
                 .bind(now)
+                .bind(version)
                 .execute(self.writer())
                 .await?;
-                Ok(())
+                Ok(r.rows_affected() > 0)
             }
 
             async fn profiles(&self, account: &str) -> Result<Vec<Profile>> {

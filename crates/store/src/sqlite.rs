@@ -32,6 +32,15 @@ impl SqliteStore {
          AND (lease_until IS NULL OR lease_until < $2) ORDER BY seq LIMIT $3";
     /// Whether batch additions take advisory locks on their keys first.
     const LOCK_BATCH_KEYS: bool = false;
+    /// A woken (un-snoozed) item's new place at the top: the next value of the table's
+    /// AUTOINCREMENT counter, which `WAKE_COUNTER` then moves past it so that no later
+    /// item takes it again.
+    const WAKE_SEQ: &'static str =
+        "(SELECT seq FROM sqlite_sequence WHERE name = 'notifications') + 1";
+    const WAKE_COUNTER: Option<&'static str> = Some(
+        "UPDATE sqlite_sequence SET seq = (SELECT MAX(seq) FROM notifications) \
+         WHERE name = 'notifications' AND seq < (SELECT MAX(seq) FROM notifications)",
+    );
     const CLAIM_ON_READER: bool = true;
     const FAIL_EVENT: &'static str = "UPDATE events SET lease_until = NULL, last_error = $2, attempts = attempts + 1, \
          state = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE 'pending' END WHERE id = $1";

@@ -10,6 +10,7 @@ pub mod deliver;
 pub mod email;
 pub mod engine;
 pub mod record;
+pub mod wake;
 
 use std::time::Duration;
 
@@ -260,5 +261,6 @@ pub async fn execute(state: &AppState, job: &Job) -> Executed {
         JobKind::Email => run_typed::<email::EmailJob>(state, job).await,
         JobKind::Deliver => run_typed::<deliver::DeliverJob>(state, job).await,
         JobKind::SlackMatch => run_typed::<deliver::SlackMatchJob>(state, job).await,
+        JobKind::Wake => run_typed::<wake::WakeJob>(state, job).await,
     }
 }

@@ -1,4 +1,5 @@
-//! The user's bell feed: list, unread count, mark read / seen / all read (SPEC §7).
+//! The user's bell feed: list, unread count, mark read / seen / all read, archive and
+//! snooze.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,8 +10,10 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::UserAuth;
 use crate::dto::FeedItemDto;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
+use varsel_core::schedule::{SnoozePreset, snooze_until};
+use varsel_store::FeedFilter;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -20,6 +23,12 @@ pub struct FeedQuery {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Only unread items.
+    pub unread: Option<bool>,
+    /// The archived items instead of the list.
+    pub archived: Option<bool>,
+    /// The snoozed items (until they come back) instead of the list.
+    pub snoozed: Option<bool>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -50,9 +59,14 @@ pub async fn get_feed(
         })?),
     };
     // One more than asked tells whether another page exists.
+    let filter = FeedFilter {
+        unread: q.unread.unwrap_or(false),
+        archived: q.archived.unwrap_or(false),
+        snoozed: q.snoozed.unwrap_or(false),
+    };
     let mut items = state
         .store
-        .feed(&me.account, &me.user, limit + 1, before)
+        .feed(&me.account, &me.user, filter, limit + 1, before)
         .await?;
     let more = items.len() as i64 > limit;
     items.truncate(limit as usize);
@@ -136,5 +150,158 @@ pub async fn post_seen(State(state): State<AppState>, me: UserAuth) -> ApiResult
         .store
         .mark_seen(&me.account, &me.user, state.now())
         .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/me/feed/{id}/archive", tag = "feed", security(("user_token" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn post_archive(
+    State(state): State<AppState>,
+    me: UserAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    set_archived(&state, &me, &id, Some(state.now())).await
+}
+
+#[utoipa::path(post, path = "/v1/me/feed/{id}/unarchive", tag = "feed", security(("user_token" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn post_unarchive(
+    State(state): State<AppState>,
+    me: UserAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    set_archived(&state, &me, &id, None).await
+}
+
+async fn set_archived(
+    state: &AppState,
+    me: &UserAuth,
+    id: &str,
+    at: Option<i64>,
+) -> ApiResult<StatusCode> {
+    if !state
+        .store
+        .set_archived(&me.account, &me.user, id, at)
+        .await?
+    {
+        return Err(ApiError::not_found("notification"));
+    }
+    push_unread(state, me).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The longest snooze: a year.
+const MAX_SNOOZE_MS: i64 = 366 * 24 * 3600 * 1000;
+
+/// When a snooze ends: a time, or one of the bell menu's choices in the user's timezone.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnoozeIn {
+    /// RFC 3339, in the future (at most a year ahead).
+    #[schema(example = "2026-12-02T08:00:00Z")]
+    pub until: Option<String>,
+    /// Instead of `until`: resolved in the user's timezone.
+    pub preset: Option<SnoozePreset>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct SnoozeOut {
+    /// RFC 3339: when the item comes back.
+    pub snoozed_until: String,
+}
+
+#[utoipa::path(post, path = "/v1/me/feed/{id}/snooze", tag = "feed", security(("user_token" = [])),
+    params(("id" = String, Path)), request_body = SnoozeIn,
+    responses((status = 200, body = SnoozeOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn post_snooze(
+    State(state): State<AppState>,
+    me: UserAuth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<SnoozeIn>,
+) -> ApiResult<Json<SnoozeOut>> {
+    let now = state.now();
+    let until = match (&body.until, body.preset) {
+        (Some(t), None) => chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| t.timestamp_millis())
+            .map_err(|_| {
+                ApiError::bad_request("invalid_until", "until must be an RFC 3339 time")
+            })?,
+        (None, Some(preset)) => {
+            let tz = state
+                .store
+                .get_user(&me.account, &me.user)
+                .await?
+                .map(|u| u.timezone)
+                .unwrap_or_default();
+            snooze_until(preset, now, &tz).ok_or_else(|| {
+                ApiError::bad_request(
+                    "preset_passed",
+                    "this afternoon has passed in your timezone; choose another time",
+                )
+            })?
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_snooze",
+                "give either until or preset",
+            ));
+        }
+    };
+    if until <= now || until - now > MAX_SNOOZE_MS {
+        return Err(ApiError::bad_request(
+            "invalid_until",
+            "until must be in the future, at most a year ahead",
+        ));
+    }
+    if !state
+        .store
+        .snooze(&me.account, &me.user, &id, until)
+        .await?
+    {
+        return Err(ApiError::not_found("notification"));
+    }
+    state
+        .store
+        .enqueue_jobs(
+            &[crate::jobs::wake::wake_job(
+                &me.account,
+                &me.user,
+                &id,
+                until,
+            )],
+            now,
+        )
+        .await?;
+    push_unread(&state, &me).await?;
+    Ok(Json(SnoozeOut {
+        snoozed_until: crate::clock::rfc3339(until),
+    }))
+}
+
+#[utoipa::path(delete, path = "/v1/me/feed/{id}/snooze", tag = "feed", security(("user_token" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete_snooze(
+    State(state): State<AppState>,
+    me: UserAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    match state.store.wake(&me.account, &me.user, &id, None).await? {
+        Some(item) => crate::fanout::push(&state, &[item]).await,
+        // Not snoozed: nothing to bring back, if the item is the user's.
+        None => {
+            let mine = state
+                .store
+                .feed_by_ids(std::slice::from_ref(&id))
+                .await?
+                .iter()
+                .any(|i| i.account_id == me.account && i.user_id == me.user && i.in_feed);
+            if !mine {
+                return Err(ApiError::not_found("notification"));
+            }
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }

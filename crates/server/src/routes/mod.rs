@@ -97,6 +97,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me/feed/read-all", post(feed::post_read_all))
         .route("/v1/me/feed/seen", post(feed::post_seen))
         .route("/v1/me/feed/{id}/read", post(feed::post_read))
+        .route("/v1/me/feed/{id}/archive", post(feed::post_archive))
+        .route("/v1/me/feed/{id}/unarchive", post(feed::post_unarchive))
+        .route(
+            "/v1/me/feed/{id}/snooze",
+            post(feed::post_snooze).delete(feed::delete_snooze),
+        )
         .route("/v1/me/stream", get(stream::get_stream))
         .route(
             "/v1/me/presence",

@@ -7,6 +7,7 @@ mod harness;
 mod abuse;
 mod admin;
 mod bad_input;
+mod bell;
 mod channels;
 mod email;
 mod events;
