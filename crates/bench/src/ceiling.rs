@@ -100,12 +100,8 @@ pub async fn storage(
     // Varsel's own migrations make the schema.
     drop(varsel_store::connect(&db.url).await?);
     let rows = event_rows(group * 64, 0);
-    // PostgreSQL: statements of about 12 KiB, as Varsel's store writes them (sqlx leaves
-    // Nagle's algorithm on; larger ones wait ~40 ms for a delayed ACK).
-    let rows_per_statement = match backend {
-        Backend::Sqlite => 500,
-        Backend::Postgres => 28,
-    };
+    // Up to 500 rows per statement, as Varsel's store writes them.
+    let rows_per_statement = 500;
     let mut done = 0usize;
     let start = Instant::now();
     // The same loop on both drivers (their connection types differ).

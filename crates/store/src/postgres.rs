@@ -14,11 +14,11 @@ pub struct PgStore {
 impl PgStore {
     const BACKEND: &'static str = "postgres";
 
-    /// Bytes of parameters per multi-row statement. sqlx 0.9 leaves Nagle's algorithm on
-    /// for TCP connections; a statement larger than the socket's initial send buffer
-    /// (16 KiB) is written in two parts and the second waits for PostgreSQL's delayed ACK
-    /// (~40 ms). Multi-row statements are kept under that.
-    const STATEMENT_BYTES: usize = 12 * 1024;
+    /// Bytes of parameters per multi-row statement: no limit but the rows per statement
+    /// (`CHUNK`). This needs `TCP_NODELAY` on the connection, which the vendored
+    /// sqlx-core sets (vendor/README.md): without it a statement too large for one write
+    /// waits ~40 ms for PostgreSQL's delayed ACK, and statements were kept under 12 KiB.
+    const STATEMENT_BYTES: usize = usize::MAX;
 
     const CLAIM_EVENTS: &'static str = "UPDATE events SET lease_until = $1, attempts = attempts + 1 \
          WHERE seq IN (SELECT seq FROM events WHERE state = 'pending' \

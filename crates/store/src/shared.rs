@@ -8,7 +8,7 @@ pub(crate) const CHUNK: usize = 500;
 
 /// Splits `0..sizes.len()` into runs of at most [`CHUNK`] rows whose sizes (estimated
 /// bytes of their parameters) add up to at most `budget`; a row larger than the budget
-/// is a run of its own. See `PgStore::STATEMENT_BYTES` for why PostgreSQL needs a budget.
+/// is a run of its own (a backend may set a budget: `STATEMENT_BYTES`).
 pub(crate) fn runs(sizes: &[usize], budget: usize) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0usize);
