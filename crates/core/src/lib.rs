@@ -7,6 +7,7 @@ pub mod decide;
 pub mod model;
 pub mod plan;
 pub mod prefs;
+pub mod quiet;
 pub mod render;
 pub mod schedule;
 pub mod sound;

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::catalog::{Catalog, TypeDef};
 use crate::model::{Tab, User};
+use crate::quiet::QuietHours;
 use crate::sound::Sound;
 
 /// Master switches of the four tabs. `None` means "not set at this layer".
@@ -45,6 +46,9 @@ pub struct PrefLayer {
     /// type id → pop-up sound.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sounds: BTreeMap<String, Sound>,
+    /// Quiet hours, as a whole: the first layer that sets them decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHours>,
 }
 
 impl PrefLayer {
@@ -214,6 +218,14 @@ impl<'a> PrefContext<'a> {
             .find_map(|(l, _)| l.and_then(|l| l.sounds.get(&t.id).copied()))
             .or(t.sound)
             .unwrap_or(default_sound)
+    }
+
+    /// The quiet hours that apply (the user's, else the profile's, else the account's)
+    /// and where they come from; `None` when no layer sets them.
+    pub fn quiet_hours(&self) -> Option<(&'a QuietHours, PrefSource)> {
+        self.layers()
+            .into_iter()
+            .find_map(|(l, source)| l.and_then(|l| l.quiet_hours.as_ref()).map(|q| (q, source)))
     }
 
     /// The effective default pop-up sound (falls back to the catalog's).
