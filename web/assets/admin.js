@@ -1,4 +1,4 @@
-// /ui/admin: account defaults and notification profiles, for super admins (SPEC §2).
+// /ui/admin: account defaults and notification profiles, for super admins.
 // The API answers 403 to anyone else, and the page says so.
 //
 // PUT replaces a whole layer, but the API shows layers as effective values. So the page

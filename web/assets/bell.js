@@ -1,9 +1,14 @@
-// <varsel-bell>: the bell with its unread badge and the dropdown of the newest items.
+// <varsel-bell>: the bell with its unread badge and the dropdown of the newest items,
+// filtered to the unread or the archived ones; each item's menu snoozes or archives it.
 
 import { absoluteTime, relativeTime, t } from './i18n.js';
 import { adoptStyles, esc, rove, safeUrl } from './dom.js';
 import { BELL_CSS } from './widget-css.js';
-import { ICONS, menuKeys, menuMarkup, runMenuAction } from './menu.js';
+import { ICONS, MOVE_ACTIONS, menuKeys, menuMarkup, runMenuAction } from './menu.js';
+
+/** The filter buttons, in their order in the panel's head. */
+const FILTER_BUTTONS = ['unread', 'all', 'archived'];
+const EMPTY = { all: 'bell.empty', unread: 'bell.emptyUnread', archived: 'bell.emptyArchived' };
 
 export class VarselBell extends HTMLElement {
   constructor() {
@@ -25,6 +30,9 @@ export class VarselBell extends HTMLElement {
         <div class="head">
           <h2 id="panel-title" tabindex="-1"></h2>
           <button class="text-btn mark-all" type="button"></button>
+          <div class="filters" role="group">
+            ${FILTER_BUTTONS.map((f) => `<button class="filter" type="button" data-filter="${f}" aria-pressed="false"></button>`).join('')}
+          </div>
         </div>
         <div class="status" role="status" aria-live="polite"></div>
         <ul class="list" aria-labelledby="panel-title"></ul>
@@ -74,6 +82,7 @@ export class VarselBell extends HTMLElement {
     bell.setAttribute('aria-expanded', String(this.isOpen));
     this.dataset.unread = String(n);
     this.dataset.stream = c.status;
+    this.dataset.filter = c.filter;
     const panel = this.$('#panel');
     panel.hidden = !this.isOpen;
     if (!this.isOpen) return;
@@ -82,6 +91,14 @@ export class VarselBell extends HTMLElement {
     const markAll = this.$('.mark-all');
     markAll.textContent = t('bell.markAll');
     markAll.disabled = n === 0 && !c.items.some((x) => !x.read_at);
+    // "Mark all as read" is about the list; archived items are not in it. Out of sight
+    // (and out of reach), it keeps its room: the head does not jump between views.
+    markAll.style.visibility = c.filter === 'archived' ? 'hidden' : '';
+    this.$('.filters').setAttribute('aria-label', t('bell.filter'));
+    for (const btn of this.root.querySelectorAll('.filter')) {
+      btn.textContent = t(`bell.filter.${btn.dataset.filter}`);
+      btn.setAttribute('aria-pressed', String(btn.dataset.filter === c.filter));
+    }
     const prefs = this.$('.prefs-link');
     prefs.textContent = t('bell.prefs');
     prefs.href = c.prefsLink();
@@ -98,11 +115,16 @@ export class VarselBell extends HTMLElement {
 
     const focused = this.root.activeElement && this.root.activeElement.dataset.focus;
     const list = this.$('.list');
-    if (!c.items.length) {
-      list.innerHTML = `<li class="empty">${ICONS.bell}${esc(t('bell.empty'))}</li>`;
+    list.setAttribute('aria-busy', String(c.loading));
+    if (!c.items.length && c.loading) {
+      list.innerHTML = `<li class="empty loading">${esc(t('bell.loading'))}</li>`;
+    } else if (!c.items.length) {
+      list.innerHTML = `<li class="empty" data-filter="${esc(c.filter)}">${ICONS.bell}${esc(t(EMPTY[c.filter] || 'bell.empty'))}</li>`;
     } else {
-      list.innerHTML = c.items.map((item) => this.itemMarkup(item)).join('');
+      const now = new Date();
+      list.innerHTML = c.items.map((item) => this.itemMarkup(item, now)).join('');
     }
+    this.fitMenu(list);
     if (focused) {
       const again =
         this.root.querySelector(`[data-focus="${CSS.escape(focused)}"]`) ||
@@ -111,7 +133,22 @@ export class VarselBell extends HTMLElement {
     }
   }
 
-  itemMarkup(item) {
+  /** The list scrolls, so an open menu near its end would be cut off: the list grows
+   *  (up to its maximum height) to hold it, and scrolls it into sight. */
+  fitMenu(list) {
+    list.style.minHeight = '';
+    const menu = this.menuId && this.root.querySelector(`#menu-${CSS.escape(this.menuId)}`);
+    if (!menu || menu.hidden) return;
+    // Where the menu ends, from the top of the list's content.
+    const end = menu.getBoundingClientRect().bottom - list.getBoundingClientRect().top + list.scrollTop + 8;
+    if (end > list.clientHeight) {
+      const max = parseFloat(getComputedStyle(list).maxHeight);
+      list.style.minHeight = `${Number.isFinite(max) ? Math.min(end, max) : end}px`;
+    }
+    if (end > list.scrollTop + list.clientHeight) list.scrollTop = end - list.clientHeight;
+  }
+
+  itemMarkup(item, now = new Date()) {
     const id = esc(item.id);
     const unread = !item.read_at;
     const url = safeUrl(item.url);
@@ -130,7 +167,7 @@ export class VarselBell extends HTMLElement {
           <span class="body">${esc(item.body)}</span>
           <time datetime="${esc(item.created_at)}" title="${esc(absoluteTime(item.created_at))}">${esc(relativeTime(item.created_at))}</time>
         </${tag}>
-        <div class="actions">${readBtn}${menuMarkup(item, this.ctrl.prefsLink(item.type), this.menuId === item.id, this.ctrl.prefsNewTab)}</div>
+        <div class="actions">${readBtn}${menuMarkup(item, this.ctrl.prefsLink(item.type), this.menuId === item.id, this.ctrl.prefsNewTab, { feed: true, now })}</div>
       </li>`;
   }
 
@@ -141,6 +178,15 @@ export class VarselBell extends HTMLElement {
     if (el.classList.contains('bell')) {
       if (this.isOpen) this.close();
       else this.open();
+      return;
+    }
+    if (el.classList.contains('filter')) {
+      this.menuId = null;
+      this.note = '';
+      c.setFilter(el.dataset.filter).catch((err) => {
+        this.note = t('error.load', { message: err.message });
+        this.render();
+      });
       return;
     }
     if (el.classList.contains('mark-all')) return void c.markAllRead().catch((err) => this.say(err));
@@ -156,6 +202,7 @@ export class VarselBell extends HTMLElement {
       return;
     }
     const action = el.dataset.action;
+    if (MOVE_ACTIONS.includes(action)) return void this.moveItem(el.dataset.id, action, el.dataset.preset);
     if (action === 'dont-show' || action === 'mute') {
       this.menuId = null;
       try {
@@ -180,6 +227,31 @@ export class VarselBell extends HTMLElement {
     }
   }
 
+  /** Snooze, archive or unarchive: the item leaves the list at once and the focus goes to
+   *  its neighbour; the outcome ("Snoozed until …") is announced in the status line. If
+   *  the server refuses, the item comes back with its menu button focused. */
+  async moveItem(id, action, preset) {
+    const c = this.ctrl;
+    this.menuId = null;
+    const ids = c.items.map((x) => x.id);
+    const at = ids.indexOf(id);
+    const next = at >= 0 ? ids[at + 1] || ids[at - 1] : null;
+    const pending = runMenuAction(c, action, null, { id, preset });
+    this.render();
+    const target =
+      (next && this.root.querySelector(`[data-focus="main-${CSS.escape(next)}"]`)) || this.$('#panel-title');
+    target.focus();
+    try {
+      this.note = await pending;
+      this.render();
+    } catch (err) {
+      this.note = err && err.code === 'preset_passed' ? t('menu.error.presetPassed') : t('error.save', { message: err.message });
+      this.render();
+      const more = this.root.querySelector(`[data-focus="more-${CSS.escape(id)}"]`);
+      if (more) more.focus();
+    }
+  }
+
   onKey(e) {
     if (e.key === 'Escape' && (this.menuId || this.isOpen)) {
       if (this.menuId) {
@@ -198,6 +270,11 @@ export class VarselBell extends HTMLElement {
     if (this.menuId) {
       const menu = this.root.querySelector(`#menu-${CSS.escape(this.menuId)}`);
       if (menu && menu.contains(this.root.activeElement) && menuKeys(e, menu)) return;
+    }
+    const active = this.root.activeElement;
+    if (active && active.classList.contains('filter') && (e.key === 'ArrowLeft' || e.key === 'ArrowRight')) {
+      rove(e, [...this.root.querySelectorAll('.filter')]);
+      return;
     }
     if (e.key === 'ArrowDown' || e.key === 'ArrowUp' || e.key === 'Home' || e.key === 'End') {
       rove(e, [...this.root.querySelectorAll('.main')]);

@@ -92,11 +92,28 @@ const en = {
   'bell.prefs': 'Notification preferences',
   'bell.loadMore': 'Show older',
   'bell.offline': 'Reconnecting…',
+  'bell.loading': 'Loading…',
+  'bell.filter': 'Show',
+  'bell.filter.unread': 'Unread',
+  'bell.filter.all': 'All',
+  'bell.filter.archived': 'Archived',
+  'bell.emptyUnread': 'No unread notifications.',
+  'bell.emptyArchived': 'Nothing archived. Archived notifications are kept here.',
   'menu.dontShow': 'Don’t show me these again',
   'menu.mute': 'Mute sound',
   'menu.prefs': 'Go to notification preferences',
+  'menu.snooze.one_hour': 'Snooze for 1 hour',
+  'menu.snooze.this_afternoon': 'Snooze until this afternoon',
+  'menu.snooze.tomorrow': 'Snooze until tomorrow',
+  'menu.snooze.next_monday': 'Snooze until next Monday',
+  'menu.archive': 'Archive',
+  'menu.unarchive': 'Move back to inbox',
   'menu.done.dontShow': 'You will no longer see these on the desktop.',
   'menu.done.mute': 'Sound muted for this kind of notification.',
+  'menu.done.snooze': 'Snoozed until {time}',
+  'menu.done.archive': 'Moved to Archived.',
+  'menu.done.unarchive': 'Moved back to the inbox.',
+  'menu.error.presetPassed': 'This afternoon is too close or has passed in your time zone: choose another time.',
   'toast.close': 'Close',
   'toast.open': 'Open',
   'toast.region': 'New notifications',
@@ -249,11 +266,28 @@ const nb = {
   'bell.prefs': 'Varslingsinnstillinger',
   'bell.loadMore': 'Vis eldre',
   'bell.offline': 'Kobler til igjen …',
+  'bell.loading': 'Laster inn …',
+  'bell.filter': 'Vis',
+  'bell.filter.unread': 'Uleste',
+  'bell.filter.all': 'Alle',
+  'bell.filter.archived': 'Arkivert',
+  'bell.emptyUnread': 'Ingen uleste varsler.',
+  'bell.emptyArchived': 'Ingenting er arkivert. Arkiverte varsler blir liggende her.',
   'menu.dontShow': 'Ikke vis meg disse igjen',
   'menu.mute': 'Slå av lyd',
   'menu.prefs': 'Gå til varslingsinnstillinger',
+  'menu.snooze.one_hour': 'Slumre i 1 time',
+  'menu.snooze.this_afternoon': 'Slumre til i ettermiddag',
+  'menu.snooze.tomorrow': 'Slumre til i morgen',
+  'menu.snooze.next_monday': 'Slumre til neste mandag',
+  'menu.archive': 'Arkiver',
+  'menu.unarchive': 'Flytt tilbake til innboksen',
   'menu.done.dontShow': 'Du får ikke lenger disse på skrivebordet.',
   'menu.done.mute': 'Lyden er slått av for denne typen varsler.',
+  'menu.done.snooze': 'Slumrer til {time}',
+  'menu.done.archive': 'Flyttet til Arkivert.',
+  'menu.done.unarchive': 'Flyttet tilbake til innboksen.',
+  'menu.error.presetPassed': 'Ettermiddagen er for nær eller allerede forbi i din tidssone: velg et annet tidspunkt.',
   'toast.close': 'Lukk',
   'toast.open': 'Åpne',
   'toast.region': 'Nye varsler',
@@ -371,6 +405,21 @@ export function relativeTime(iso, now = Date.now()) {
   if (abs < 86400) return rtf.format(Math.round(secs / 3600), 'hour');
   if (abs < 86400 * 7) return rtf.format(Math.round(secs / 86400), 'day');
   return new Intl.DateTimeFormat(current, { dateStyle: 'medium' }).format(new Date(then));
+}
+
+/** When something comes back, for "Snoozed until …": the time alone today ("3:00 PM",
+ *  "15:00"), with the weekday within a week ("Monday 9:00 AM", "mandag kl. 09:00"),
+ *  else the date and time. */
+export function untilTime(iso, now = new Date()) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const sameDay = d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
+  if (sameDay) return new Intl.DateTimeFormat(current, { timeStyle: 'short' }).format(d);
+  const ahead = d.getTime() - now.getTime();
+  if (ahead > 0 && ahead < 6.5 * 86400000) {
+    return new Intl.DateTimeFormat(current, { weekday: 'long', hour: 'numeric', minute: '2-digit' }).format(d);
+  }
+  return absoluteTime(iso);
 }
 
 export function absoluteTime(iso) {

@@ -1,6 +1,6 @@
 // The live stream (Server-Sent Events) and this tab's presence. A tab is active when it
 // is focused and visible; the server routes pop-ups to the active tab and browser
-// notifications to open tabs when none is active (SPEC §2).
+// notifications to open tabs when none is active.
 
 import { enc } from './api.js';
 import { newId } from './dom.js';

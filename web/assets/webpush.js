@@ -1,6 +1,6 @@
 // Web Push for the pages Varsel serves itself: registers the service worker at /sw.js
 // (scope /) and hands the browser's push subscription to the server, so the user is told
-// even with no Varsel tab open (SPEC §2, desktop → browser). The embed (varsel.js) never
+// even with no Varsel tab open (Desktop → Browser). The embed (varsel.js) never
 // calls this: it runs on the host application's origin, where Varsel has no worker.
 //
 // Nothing here may break the page: every failure (no service worker support, no push

@@ -18,6 +18,7 @@ a { color: var(--accent); }
 .menu [role="menuitem"] { display: block; width: 100%; text-align: left; padding: 8px 10px; border-radius: 6px;
   color: #111827; text-decoration: none; font-size: 13.5px; }
 .menu [role="menuitem"]:hover, .menu [role="menuitem"]:focus-visible { background: var(--accent-soft); outline: none; }
+.menu .sep { height: 1px; margin: 5px 4px; background: var(--line); }
 .sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
 `;
 
@@ -37,14 +38,21 @@ export const BELL_CSS = `${base}
   background: #fff; border: 1px solid var(--line); border-radius: 14px; box-shadow: 0 20px 50px rgba(15, 23, 42, .18);
   overflow: hidden; text-align: left; }
 .panel[hidden] { display: none; }
-.head { display: flex; align-items: center; justify-content: space-between; padding: 14px 16px 10px; border-bottom: 1px solid var(--line); }
+.head { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between; row-gap: 10px;
+  padding: 14px 16px 10px; border-bottom: 1px solid var(--line); }
+.filters { flex-basis: 100%; display: flex; gap: 2px; padding: 3px; border-radius: 10px; background: #f3f4f6; }
+.filter { flex: 1; padding: 5px 10px; border-radius: 7px; font-size: 13px; font-weight: 600; color: var(--muted); }
+.filter:hover { color: #111827; }
+.filter[aria-pressed="true"] { background: #fff; color: var(--accent); box-shadow: 0 1px 3px rgba(15, 23, 42, .14); }
 .head h2 { margin: 0; font-size: 16px; font-weight: 650; }
 .head h2:focus { outline: none; }
 .text-btn { color: var(--accent); font-weight: 600; font-size: 13px; padding: 4px 6px; border-radius: 6px; }
 .text-btn:hover { background: var(--accent-soft); }
 .text-btn:disabled { color: var(--muted); cursor: default; background: none; }
 .status { padding: 6px 16px; font-size: 12.5px; color: var(--muted); background: #f9fafb; border-bottom: 1px solid var(--line); }
-.status:empty { display: none; }
+/* Empty, the live region stays in the page (a region that appears with its text is not
+   always announced) but takes no room. */
+.status:empty { padding: 0; border-bottom: 0; }
 ul { list-style: none; margin: 0; padding: 0; max-height: min(440px, 60vh); overflow-y: auto; }
 li.item { position: relative; display: flex; gap: 4px; padding: 2px 8px 2px 0; border-bottom: 1px solid #f1f5f9; }
 li.item.unread { background: #f8f9ff; }
@@ -60,8 +68,11 @@ li.item.unread { background: #f8f9ff; }
 time { grid-column: 2; color: var(--muted); font-size: 12px; margin-top: 4px; }
 .count { display: inline-block; margin-left: 6px; padding: 0 6px; border-radius: 999px; background: #e0e7ff; color: #3730a3; font-size: 11px; font-weight: 700; }
 .actions { display: flex; align-items: flex-start; gap: 2px; padding-top: 8px; }
+/* The menu opens under its "⋯" button, over the item's own text, not below the whole item. */
+li.item .menu { top: 40px; }
 .empty { padding: 36px 16px; text-align: center; color: var(--muted); }
 .empty svg { width: 36px; height: 36px; color: #c7d2fe; display: block; margin: 0 auto 8px; }
+.empty.loading { padding: 24px 16px; }
 .foot { display: flex; justify-content: space-between; align-items: center; padding: 10px 16px; border-top: 1px solid var(--line); background: #fafafa; }
 .foot a { font-weight: 600; font-size: 13px; text-decoration: none; }
 .foot a:hover { text-decoration: underline; }

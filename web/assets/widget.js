@@ -16,6 +16,20 @@ if (!customElements.get('varsel-toasts')) customElements.define('varsel-toasts',
 
 const PAGE = 20;
 
+/** The bell's views: the list, only its unread items, the archived items. */
+export const FILTERS = ['all', 'unread', 'archived'];
+/** The snooze choices the server resolves in the user's timezone (docs/API.md). */
+export const SNOOZE_PRESETS = ['one_hour', 'this_afternoon', 'tomorrow', 'next_monday'];
+
+/** Highest position first (a snoozed item that came back is on top); newest first for
+ *  items without one. */
+function byPosition(a, b) {
+  const pa = Number(a.position);
+  const pb = Number(b.position);
+  if (Number.isFinite(pa) && Number.isFinite(pb) && pa !== pb) return pb - pa;
+  return a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0;
+}
+
 /** The state of the bell for one signed-in user, fed by the API and the stream. */
 export class Controller extends EventTarget {
   constructor({ base, token, preferencesUrl, embedded = false }) {
@@ -25,6 +39,11 @@ export class Controller extends EventTarget {
     this.api = createClient({ base, token });
     this.items = [];
     this.nextCursor = null;
+    // Which view the list holds ('all', 'unread', 'archived'), whether its first page is
+    // on its way, and a counter that tells answers for an older view from current ones.
+    this.filter = 'all';
+    this.loading = false;
+    this.view = 0;
     this.unread = 0;
     this.prefs = null;
     this.status = 'connecting';
@@ -50,7 +69,7 @@ export class Controller extends EventTarget {
     // Items first, then the stream: its frames update what is loaded.
     const [prefs, feed] = await Promise.allSettled([
       this.api.get('/v1/me/preferences'),
-      this.api.get(`/v1/me/feed?limit=${PAGE}`),
+      this.api.get(this.feedPath()),
     ]);
     if (prefs.status === 'fulfilled') this.setPrefs(prefs.value, false);
     if (feed.status === 'fulfilled') {
@@ -103,12 +122,52 @@ export class Controller extends EventTarget {
       else if (atTop) this.items.unshift(item);
       else this.items.push(item);
     }
-    this.items.sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
+    this.items.sort(byPosition);
+  }
+
+  /** The feed's address for the current view (and a page of it). */
+  feedPath(cursor) {
+    let path = `/v1/me/feed?limit=${PAGE}`;
+    if (this.filter === 'unread') path += '&unread=true';
+    else if (this.filter === 'archived') path += '&archived=true';
+    if (cursor) path += `&cursor=${enc(cursor)}`;
+    return path;
+  }
+
+  /** Shows another view ('all', 'unread', 'archived'): loads its first page. */
+  async setFilter(filter) {
+    if (!FILTERS.includes(filter)) throw new Error(`unknown filter: ${filter}`);
+    this.filter = filter;
+    const view = ++this.view;
+    this.items = [];
+    this.nextCursor = null;
+    this.loading = true;
+    this.changed();
+    try {
+      const page = await this.api.get(this.feedPath());
+      if (view !== this.view) return;
+      // Frames that came in meanwhile are already listed; the page joins them.
+      this.mergeItems(page.items);
+      this.nextCursor = page.next_cursor || null;
+    } finally {
+      if (view === this.view) {
+        this.loading = false;
+        this.changed();
+      }
+    }
+  }
+
+  /** Whether a stream frame's item belongs in the current view. Archived items are not
+   *  in the list, and the archived view takes no new items (the badge still follows). */
+  listsFrame(item) {
+    if (this.filter === 'archived' || item.archived_at || item.snoozed_until) return false;
+    if (this.filter === 'unread') return !item.read_at || this.items.some((x) => x.id === item.id);
+    return true;
   }
 
   onFrame(f) {
     const { popup, browser, bell, ...item } = f;
-    if (bell !== false) this.mergeItems([item], true);
+    if (bell !== false && this.listsFrame(item)) this.mergeItems([item], true);
     if (popup) {
       this.dispatchEvent(new CustomEvent('popup', { detail: { item, sound: popup.sound } }));
       playSound(popup.sound);
@@ -149,7 +208,8 @@ export class Controller extends EventTarget {
 
   async markAllRead() {
     const now = new Date().toISOString();
-    for (const item of this.items) if (!item.read_at) item.read_at = now;
+    // The server marks the list's items, not the archived ones.
+    if (this.filter !== 'archived') for (const item of this.items) if (!item.read_at) item.read_at = now;
     this.setUnread(0);
     await this.api.post('/v1/me/feed/read-all');
   }
@@ -164,10 +224,60 @@ export class Controller extends EventTarget {
 
   async loadMore() {
     if (!this.nextCursor) return;
-    const page = await this.api.get(`/v1/me/feed?limit=${PAGE}&cursor=${enc(this.nextCursor)}`);
+    const view = this.view;
+    const page = await this.api.get(this.feedPath(this.nextCursor));
+    if (view !== this.view) return;
     this.mergeItems(page.items);
     this.nextCursor = page.next_cursor || null;
     this.changed();
+  }
+
+  /** Takes an item out of the current view at once, then asks the server; on failure the
+   *  item (and the badge) are put back and the error is thrown again. */
+  async moveOut(id, call) {
+    const view = this.view;
+    const i = this.items.findIndex((x) => x.id === id);
+    const item = i >= 0 ? this.items[i] : null;
+    // The unread count holds the list's unread items; archived ones are not in it.
+    const counted = !!(item && !item.read_at && !item.archived_at);
+    if (item) {
+      this.items.splice(i, 1);
+      if (counted) this.unread = Math.max(0, this.unread - 1);
+      this.changed();
+    }
+    try {
+      return await call();
+    } catch (err) {
+      if (item && view === this.view && !this.items.some((x) => x.id === id)) {
+        this.mergeItems([item]);
+        if (counted) this.unread += 1;
+        this.changed();
+      }
+      throw err;
+    }
+  }
+
+  /** Archives an item: it leaves the list and the unread count. */
+  async archive(id) {
+    await this.moveOut(id, () => this.api.post(`/v1/me/feed/${enc(id)}/archive`));
+  }
+
+  /** Moves an archived item back to the list. */
+  async unarchive(id) {
+    await this.moveOut(id, () => this.api.post(`/v1/me/feed/${enc(id)}/unarchive`));
+  }
+
+  /** Snoozes an item until a preset (`one_hour`, `this_afternoon`, `tomorrow`,
+   *  `next_monday`) or a time (a Date or an RFC 3339 string); answers when it comes back
+   *  (RFC 3339). It comes back over the stream, at the top. */
+  async snooze(id, preset) {
+    let body;
+    if (SNOOZE_PRESETS.includes(preset)) body = { preset };
+    else if (preset instanceof Date) body = { until: preset.toISOString() };
+    else if (typeof preset === 'string' && !Number.isNaN(Date.parse(preset))) body = { until: preset };
+    else throw new Error(`unknown snooze: ${preset}`);
+    const answer = await this.moveOut(id, () => this.api.post(`/v1/me/feed/${enc(id)}/snooze`, body));
+    return answer.snoozed_until;
   }
 
   async dontShow(type) {
