@@ -1,5 +1,5 @@
 //! The decision: for one event and one candidate recipient, what happens on every
-//! channel, and why (SPEC §2 and §4). Pure: no I/O, no clock.
+//! channel, and why. Pure: no I/O, no clock.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

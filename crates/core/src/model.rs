@@ -6,7 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// A settings tab (SPEC §2). Types list the tabs they may be delivered on.
+/// A settings tab. Types list the tabs they may be delivered on.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
 )]
@@ -103,7 +103,7 @@ impl Channel {
     }
 }
 
-/// Where an event came from (SPEC §1).
+/// Where an event came from.
 #[derive(
     Debug,
     Clone,
@@ -155,7 +155,7 @@ impl Source {
     }
 }
 
-/// An account's plan (SPEC §1).
+/// An account's plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
@@ -187,7 +187,7 @@ impl Tier {
         .find(|t| t.as_str() == s)
     }
 
-    /// Only professional and enterprise accounts may set account defaults and profiles (SPEC §2).
+    /// Only professional and enterprise accounts may set account defaults and profiles.
     pub fn allows_defaults(self) -> bool {
         matches!(self, Tier::Professional | Tier::Enterprise)
     }
@@ -254,7 +254,7 @@ impl User {
     }
 }
 
-/// Checks a host id: 1–128 characters of `[A-Za-z0-9._:@-]` (SPEC §7).
+/// Checks a host id: 1–128 characters of `[A-Za-z0-9._:@-]`.
 pub fn valid_host_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128

@@ -1,5 +1,5 @@
 //! Preferences: the layers a setting can come from and the effective value of every
-//! checkbox (SPEC §2, "first match wins").
+//! checkbox ("first match wins").
 
 use std::collections::BTreeMap;
 
@@ -30,7 +30,7 @@ pub struct Switches {
     pub slack: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams: Option<bool>,
-    /// Only the user's own layer may carry this (SPEC §2).
+    /// Only the user's own layer may carry this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mobile: Option<bool>,
 }
@@ -154,7 +154,7 @@ impl<'a> PrefContext<'a> {
         ]
     }
 
-    /// SPEC §2 steps 1–7 for one (type, tab).
+    /// The seven precedence steps for one (type, tab).
     pub fn effective(&self, t: &TypeDef, tab: Tab) -> Result<Effective, Hidden> {
         if !t.allows(tab) {
             return Err(Hidden::ChannelNotAllowed);

@@ -1,4 +1,4 @@
-//! Pop-up sounds: six named sounds plus `none` (SPEC §2). The server stores names; the
+//! Pop-up sounds: six named sounds plus `none`. The server stores names; the
 //! page plays them.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! The preferences document of the API (SPEC §7): the effective view with sources, and
+//! The preferences document of the API: the effective view with sources, and
 //! the partial patch that edits one layer.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! Property tests: the effective setting follows SPEC §2's seven steps, first match wins,
+//! Property tests: the effective setting follows the seven precedence steps, first match wins,
 //! and the decision applies the master switches and §4 rules on top.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -35,7 +35,7 @@ fn layer(tab: Tab, id: &str, v: Option<bool>) -> PrefLayer {
     l
 }
 
-/// The reference: SPEC §2 written out as plainly as possible.
+/// The reference: the precedence rules written out as plainly as possible.
 fn expected(
     t: &varsel_core::TypeDef,
     tab: Tab,

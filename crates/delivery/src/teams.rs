@@ -1,6 +1,6 @@
 //! Microsoft Teams: Adaptive Cards posted to a Teams **workflow webhook** (Power Automate
 //! / Workflows app, trigger "When a Teams webhook request is received"), one URL per
-//! account (SPEC §2: one Teams tenant per account).
+//! account (one Teams tenant per account).
 //!
 //! Why a workflow webhook and not a Bot Framework bot: a webhook needs nothing but a URL
 //! that a Teams user creates in a minute from the Workflows app; a bot needs an Azure

@@ -85,7 +85,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     }
 }
 
-/// Checks a host id from a path or body (SPEC §7).
+/// Checks a host id from a path or body.
 pub fn host_id(field: &str, id: &str) -> Result<(), ApiError> {
     if varsel_core::model::valid_host_id(id) {
         Ok(())

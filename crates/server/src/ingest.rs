@@ -1,7 +1,7 @@
 //! Group commit for accepted events: concurrent requests queue their events; one task
 //! writes everything queued so far in one transaction (one fsync) and answers them all.
 //! While a commit runs the next group gathers, so throughput rises with load instead of
-//! each request paying for its own sync (SPEC §6).
+//! each request paying for its own sync.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! The web UI (SPEC §5): the settings page, the admin page, the outbox, a demo host page
+//! The web UI: the settings page, the admin page, the outbox, a demo host page
 //! and the embeddable bell + pop-up script, all plain ES modules from `web/`, embedded in
 //! the binary. The pages talk only to the public API.
 //!

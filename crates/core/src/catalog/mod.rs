@@ -34,7 +34,7 @@ pub enum Resolution {
     TeamPrimary,
 }
 
-/// Who may receive a type at all (SPEC §4 "audience").
+/// Who may receive a type at all (its audience).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Audience {
@@ -45,7 +45,7 @@ pub struct Audience {
     pub flag: Option<String>,
 }
 
-/// Delay and grouping of a type's notifications (assignments, SPEC §4).
+/// Delay and grouping of a type's notifications (assignments).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Batching {
@@ -56,7 +56,7 @@ pub struct Batching {
     pub group: bool,
 }
 
-/// Email grouping of replies in one thread (SPEC §4 "comment email grouping").
+/// Email grouping of replies in one thread (comment email grouping).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct EmailGrouping {
@@ -64,7 +64,7 @@ pub struct EmailGrouping {
     pub max_items: u32,
 }
 
-/// A scheduled summary the type feeds instead of immediate email (SPEC §4 "digests").
+/// A scheduled summary the type feeds instead of immediate email (digests).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Digest {

@@ -71,7 +71,7 @@ pub async fn load_channels(
 }
 
 impl AccountFacts {
-    /// The preference context of a user of this account (SPEC §2 layers).
+    /// The preference context of a user of this account (user, profile, account layers).
     pub fn prefs<'a>(&'a self, user: &'a User, own: &'a PrefLayer) -> PrefContext<'a> {
         let allowed = self.account.tier.allows_defaults();
         PrefContext {

@@ -1,4 +1,4 @@
-//! The catalog, localized (SPEC §7).
+//! The catalog, localized.
 
 use axum::Json;
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! Accounts, users and teams, upserted by the host with its own ids (SPEC §7).
+//! Accounts, users and teams, upserted by the host with its own ids.
 
 use std::collections::BTreeMap;
 

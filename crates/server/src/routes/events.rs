@@ -1,4 +1,4 @@
-//! Events in: validated, stored durably (group commit), answered 202 (SPEC §7).
+//! Events in: validated, stored durably (group commit), answered 202.
 
 use axum::Json;
 use axum::extract::State;

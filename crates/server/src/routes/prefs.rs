@@ -1,4 +1,4 @@
-//! The user's preferences (SPEC §2): effective values with their source, patch, turn off
+//! The user's preferences: effective values with their source, patch, turn off
 //! all, reset, and the item actions "don't show me these again" and "mute sound".
 
 use axum::Json;

@@ -1,4 +1,4 @@
-//! User tokens for hosts that do not sign their own (SPEC §7).
+//! User tokens for hosts that do not sign their own.
 
 use axum::Json;
 use axum::extract::State;

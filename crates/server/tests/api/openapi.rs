@@ -1,11 +1,11 @@
-//! `/openapi.json` documents every path of SPEC §7 and matches the committed
+//! `/openapi.json` documents every path of the HTTP API and matches the committed
 //! `docs/openapi.json` (regenerate with `UPDATE_OPENAPI=1`).
 
 use serde_json::Value;
 
 use crate::harness::*;
 
-/// SPEC §7: (method, path) every client may rely on.
+/// (method, path) every client may rely on.
 const CONTRACT: &[(&str, &str)] = &[
     ("put", "/v1/accounts/{account}"),
     ("put", "/v1/accounts/{account}/users/{user}"),

@@ -1,4 +1,4 @@
-//! SPEC §2 "first match wins": every step, seen in `GET /v1/me/preferences` (value,
+//! Precedence, "first match wins": every step, seen in `GET /v1/me/preferences` (value,
 //! source, locked, hidden) and in the trace of a real event.
 
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! SPEC §4 rules that need no scheduler: self-notification, import and API sources, first
+//! Rules that need no scheduler: self-notification, import and API sources, first
 //! mention only, audience resolution (owner only, team primary), unknown users, and the
 //! recording of assignment types as scheduled.
 
@@ -131,7 +131,7 @@ async fn mentions_notify_only_the_first_time_per_activity() {
         .deliver(event("comments.mention", "u1", &["u2"], on("act-1")))
         .await;
     t.assert("u2", "bell", "sent", "preference:catalog");
-    // Email goes out too, now or grouped with other replies (SPEC §4).
+    // Email goes out too, now or grouped with other replies.
     let (outcome, _) = t.of("u2", "email");
     assert!(outcome == "sent" || outcome == "scheduled", "{outcome}");
     // Mentioned again in the same activity: u2 is not told again, u3 is (their first).
