@@ -1157,7 +1157,7 @@ export interface components {
         /** @enum {string} */
         Sound: "chime" | "bell" | "pop" | "ding" | "marimba" | "knock" | "none";
         /**
-         * @description A settings tab (SPEC §2). Types list the tabs they may be delivered on.
+         * @description A settings tab. Types list the tabs they may be delivered on.
          * @enum {string}
          */
         Tab: "email" | "desktop" | "other_apps" | "mobile";
@@ -1184,7 +1184,7 @@ export interface components {
             name: string;
         };
         /**
-         * @description An account's plan (SPEC §1).
+         * @description An account's plan.
          * @enum {string}
          */
         Tier: "free" | "starter" | "professional" | "enterprise";
@@ -2114,6 +2114,14 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description `body_too_large`: the body is over the limit */
             413: {
                 headers: {
@@ -2201,6 +2209,14 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

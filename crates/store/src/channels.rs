@@ -2,6 +2,9 @@
 //! the server seals before it reaches the store, users matched to their Slack user, the
 //! users' devices, and keys the server generates once and shares between nodes.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +44,60 @@ impl UserLink {
     }
 }
 
+/// The right to look one user up on a provider, held by one caller at a time on every
+/// node: deliveries of a user not matched yet wait for one lookup instead of each asking
+/// the provider. Ends with [`MatchLock::release`], or when dropped.
+pub struct MatchLock(pub(crate) MatchHold);
+
+pub(crate) enum MatchHold {
+    /// PostgreSQL: a transaction holding a transaction advisory lock on the key; ending
+    /// it (commit, or the rollback of a dropped transaction) releases the lock. The
+    /// permit counts it among the node's match locks.
+    Pg(
+        sqlx::Transaction<'static, sqlx::Postgres>,
+        tokio::sync::OwnedSemaphorePermit,
+    ),
+    /// SQLite (one process): the key in the process's set of held keys.
+    Local(LocalKey),
+}
+
+pub(crate) struct LocalKey {
+    pub(crate) held: Arc<Mutex<HashSet<i64>>>,
+    pub(crate) key: i64,
+}
+
+impl Drop for LocalKey {
+    fn drop(&mut self) {
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
+    }
+}
+
+impl MatchLock {
+    pub async fn release(self) -> Result<()> {
+        match self.0 {
+            MatchHold::Pg(tx, _permit) => tx.commit().await?,
+            MatchHold::Local(key) => drop(key),
+        }
+        Ok(())
+    }
+
+    /// The lock's key for (account, user, provider), the same on every node and version
+    /// (FNV-1a over the parts, like the batch keys).
+    pub fn key(account: &str, user: &str, provider: &str) -> i64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for part in ["user_link", account, user, provider] {
+            for b in part.bytes().chain(std::iter::once(0)) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        i64::from_ne_bytes(h.to_ne_bytes())
+    }
+}
+
 /// A device of a user: a browser's Web Push subscription, or an FCM / APNs token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {
@@ -68,6 +125,14 @@ pub trait ChannelStore: Send + Sync + 'static {
     async fn delete_connection(&self, account: &str, provider: &str) -> Result<bool>;
 
     async fn put_user_link(&self, account: &str, link: &UserLink) -> Result<()>;
+    /// The right to look `user` up on `provider`; `None` while another caller (on any
+    /// node) holds it.
+    async fn try_lock_match(
+        &self,
+        account: &str,
+        user: &str,
+        provider: &str,
+    ) -> Result<Option<MatchLock>>;
     async fn user_links(
         &self,
         account: &str,

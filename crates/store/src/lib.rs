@@ -23,7 +23,7 @@ mod shared_user;
 mod sqlite;
 
 pub use bus::{Bus, BusMsg, UserPresence};
-pub use channels::{ChannelStore, Connection, Device, UserLink};
+pub use channels::{ChannelStore, Connection, Device, MatchLock, UserLink};
 pub use jobs::{
     Batch, BatchAdd, BatchItem, BatchOp, CapTake, Delivery, DeliveryUpdate, Job, JobAttempt,
     JobKind, JobNext, JobOutcome, JobStore, NewJob, OutboxEmail, PendingOldest, Withdrawal,

@@ -9,6 +9,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Match locks held at once by this node: each holds a connection while its lookup
+    /// runs, so a few leave the pool to the rest.
+    match_locks: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl PgStore {
@@ -71,7 +74,10 @@ impl PgStore {
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            match_locks: std::sync::Arc::new(tokio::sync::Semaphore::new(Self::MATCH_LOCKS)),
+        })
     }
 
     /// The pool, for the cross-node listener.
@@ -87,6 +93,30 @@ impl PgStore {
 
     fn writer(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Match locks this node holds at once (of the pool's 16 connections).
+    const MATCH_LOCKS: usize = 4;
+
+    /// A transaction holding the advisory lock on `key`, or `None` when another holds it
+    /// or this node holds its most locks (neither is waited for: a waiter would hold a
+    /// connection meanwhile).
+    async fn try_lock_key(&self, key: i64) -> crate::Result<Option<crate::MatchLock>> {
+        let Ok(permit) = self.match_locks.clone().try_acquire_owned() else {
+            return Ok(None);
+        };
+        let mut tx = self.pool.begin().await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !got {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        Ok(Some(crate::MatchLock(crate::channels::MatchHold::Pg(
+            tx, permit,
+        ))))
     }
 
     fn reader(&self) -> &PgPool {

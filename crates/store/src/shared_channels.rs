@@ -116,6 +116,10 @@ macro_rules! impl_channel_store {
                 Ok(())
             }
 
+            async fn try_lock_match(&self, account: &str, user: &str, provider: &str) -> Result<Option<$crate::MatchLock>> {
+                self.try_lock_key($crate::MatchLock::key(account, user, provider)).await
+            }
+
             async fn user_links(&self, account: &str, provider: &str, users: &[String]) -> Result<Vec<UserLink>> {
                 let mut out = Vec::new();
                 for chunk in users.chunks(CHUNK) {

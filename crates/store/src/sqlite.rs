@@ -2,7 +2,9 @@
 //! allows one writer at a time; the server groups commits in front of it) and a small pool
 //! of readers. One Varsel process owns the file.
 
+use std::collections::HashSet;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -14,6 +16,8 @@ use sqlx::sqlite::{
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The match locks held in this process (the only one on the file).
+    match_locks: Arc<Mutex<HashSet<i64>>>,
 }
 
 impl SqliteStore {
@@ -69,7 +73,11 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(opts.read_only(true))
             .await?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            match_locks: Arc::default(),
+        })
     }
 
     /// One process owns the file: no other node to tell.
@@ -79,6 +87,23 @@ impl SqliteStore {
 
     fn writer(&self) -> &SqlitePool {
         &self.writer
+    }
+
+    /// The lock on `key` in this process, or `None` when it is held.
+    async fn try_lock_key(&self, key: i64) -> crate::Result<Option<crate::MatchLock>> {
+        let fresh = self
+            .match_locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key);
+        Ok(fresh.then(|| {
+            crate::MatchLock(crate::channels::MatchHold::Local(
+                crate::channels::LocalKey {
+                    held: self.match_locks.clone(),
+                    key,
+                },
+            ))
+        }))
     }
 
     fn reader(&self) -> &SqlitePool {

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use serde_json::{Value, json};
 use varsel_testkit::client::{API_KEY, Api, Auth, SseClient, WAIT, free_port, wait_healthy};
+use varsel_testkit::fault::Misbehaviour;
 use varsel_testkit::pg::{PgDatabase, fresh_pg, test_url};
+use varsel_testkit::slack::SlackServer;
+use varsel_testkit::smtp::SmtpSink;
 
 const SECRET: &str = "cluster-test-token-secret-0123456789abcd";
 /// Presence TTL of the nodes: a killed node's tabs are forgotten within it.
@@ -53,7 +56,13 @@ fn catalog(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-async fn start(db: &str, dir: &std::path::Path, catalog: &std::path::Path) -> Node {
+/// A node; `env` adds settings (`VARSEL_…`) to the ones every node gets.
+async fn start(
+    db: &str,
+    dir: &std::path::Path,
+    catalog: &std::path::Path,
+    env: &[(&str, String)],
+) -> Node {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_varsel"))
         .args([
@@ -69,6 +78,7 @@ async fn start(db: &str, dir: &std::path::Path, catalog: &std::path::Path) -> No
         .env("VARSEL_PRESENCE_TTL_SECONDS", PRESENCE_TTL.to_string())
         .env("VARSEL_JOB_RETRY_BASE_SECONDS", "0.2")
         .env("VARSEL_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (*k, v)))
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -82,6 +92,11 @@ async fn start(db: &str, dir: &std::path::Path, catalog: &std::path::Path) -> No
 impl Cluster {
     /// Two nodes on a fresh database, or `None` (with a note) when PostgreSQL is not set.
     async fn start() -> Option<Cluster> {
+        Cluster::start_with(&[]).await
+    }
+
+    /// [`Cluster::start`] with more settings for both nodes (an SMTP server, Slack's URL).
+    async fn start_with(env: &[(&str, String)]) -> Option<Cluster> {
         let Some(url) = test_url() else {
             // `scripts/test` runs them again with PostgreSQL (and fails in CI without it).
             eprintln!(
@@ -93,8 +108,8 @@ impl Cluster {
         let dir = tempfile::tempdir().unwrap();
         let catalog = catalog(dir.path());
         // One at a time: the first migrates the fresh database.
-        let a = start(&db_url, dir.path(), &catalog).await;
-        let b = start(&db_url, dir.path(), &catalog).await;
+        let a = start(&db_url, dir.path(), &catalog, env).await;
+        let b = start(&db_url, dir.path(), &catalog, env).await;
         a.api.put_account("acme", "enterprise").await;
         a.api
             .put_user("acme", "boss", json!({"name": "Bo Boss"}))
@@ -402,4 +417,192 @@ async fn a_digest_period_has_one_batch_across_nodes() {
         .filter(|j| j["kind"] == json!("batch"))
         .count();
     assert_eq!(batches, users.len(), "one weekly digest per user");
+}
+
+/// Waits until no job is scheduled on any node: every email and delivery has run.
+async fn jobs_done(c: &Cluster) {
+    until("every job ran", Duration::ZERO, || async {
+        let jobs =
+            c.a.api
+                .get("/v1/jobs?state=scheduled&limit=1", &Auth::Key)
+                .await;
+        jobs.ok(200)["jobs"].as_array().unwrap().is_empty()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_daily_cap_holds_across_nodes() {
+    const CAP: usize = 50;
+    let smtp = SmtpSink::start().await;
+    // Both nodes process the events and run their email jobs one or two at a time, so
+    // their counts of the one row interleave up to the cap (with the default batches one
+    // node tends to claim everything and count alone).
+    let Some(c) = Cluster::start_with(&[
+        ("VARSEL_SMTP_URL", smtp.url()),
+        ("VARSEL_EMAIL_DAILY_CAP", CAP.to_string()),
+        ("VARSEL_PROCESS_BATCH", "4".to_string()),
+        ("VARSEL_JOB_BATCH", "1".to_string()),
+        ("VARSEL_JOB_CONCURRENCY", "2".to_string()),
+    ])
+    .await
+    else {
+        return;
+    };
+    let users = c.users(1).await;
+    let (u, tok) = &users[0];
+    // 200 emails of one type to one address, their jobs run by both nodes at once: each
+    // takes its count from the same counter row.
+    let ids = release(&c, (0..200).map(|i| (i, risky(u, i))).collect()).await;
+    for id in &ids {
+        c.a.api.wait_processed(id).await;
+    }
+    jobs_done(&c).await;
+    let sent = smtp
+        .messages()
+        .iter()
+        .filter(|m| m.to == [format!("<{u}@example.com>")])
+        .count();
+    assert_eq!(sent, CAP, "emails handed to SMTP");
+    let (mut delivered, mut dropped) = (0, 0);
+    for id in &ids {
+        let t = c.b.api.wait_processed(id).await;
+        match t.of(u, "email") {
+            (o, _) if o == "sent" => delivered += 1,
+            (o, r) if o == "dropped" && r == "daily_cap" => dropped += 1,
+            other => panic!("unexpected email decision {other:?}"),
+        }
+    }
+    assert_eq!((delivered, dropped), (CAP, ids.len() - CAP));
+    // The cap is email's: the bell has every one.
+    assert_eq!(c.a.api.unread(tok).await, 200);
+}
+
+#[tokio::test]
+async fn a_defaults_change_emails_each_user_once_across_nodes() {
+    let smtp = SmtpSink::start().await;
+    let Some(c) = Cluster::start_with(&[("VARSEL_SMTP_URL", smtp.url())]).await else {
+        return;
+    };
+    let users = c.users(10).await;
+    // Each change saved four times at once, twice on each node (a double click, a retry
+    // through the load balancer): the defaults change once, so each user hears of it
+    // once. Four changes (off, on, off, on) give the race four chances.
+    let c = &c;
+    let rounds = 4;
+    for round in 0..rounds {
+        let on = round % 2 == 1;
+        let change = json!({"tabs": {"email": {"types": {"deals.mention": {"on": on}}}}});
+        let answers = join_all((0..4).map(|i| {
+            let change = change.clone();
+            async move {
+                c.node(i)
+                    .put("/v1/accounts/acme/defaults", &Auth::Key, change)
+                    .await
+            }
+        }))
+        .await;
+        for r in &answers {
+            r.ok(200);
+        }
+    }
+    jobs_done(c).await;
+    let mut got: Vec<String> = smtp
+        .messages()
+        .iter()
+        .filter(|m| m.parsed().subject() == Some("Your notification settings have new defaults"))
+        .flat_map(|m| m.to.clone())
+        .collect();
+    got.sort();
+    // Every user of the account is affected by every change: the boss and u0..u9.
+    let mut want: Vec<String> = users
+        .iter()
+        .map(|(u, _)| u.as_str())
+        .chain(["boss"])
+        .flat_map(|u| vec![format!("<{u}@example.com>"); rounds])
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "one defaults-changed email per user and change");
+}
+
+const BOT_TOKEN: &str = "xoxb-1234-5678-abcdefghijklmnop";
+
+#[tokio::test]
+async fn a_slack_user_is_matched_once_across_nodes() {
+    let slack = SlackServer::start(BOT_TOKEN).await;
+    // Small processing batches: both nodes plan deliveries, so both look the user up.
+    let Some(c) = Cluster::start_with(&[
+        ("VARSEL_SLACK_API_URL", slack.base_url()),
+        ("VARSEL_PROCESS_BATCH", "4".to_string()),
+    ])
+    .await
+    else {
+        return;
+    };
+    c.a.api
+        .put(
+            "/v1/accounts/acme/connections/slack",
+            &Auth::Key,
+            json!({"bot_token": BOT_TOKEN}),
+        )
+        .await
+        .ok(200);
+    // Connecting looks up everyone there is; the user added after that is not looked up
+    // until their first Slack delivery.
+    until("the Slack match job", Duration::ZERO, || async {
+        let jobs =
+            c.a.api
+                .get("/v1/jobs?state=done&limit=100", &Auth::Key)
+                .await;
+        jobs.ok(200)["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["kind"] == json!("slack_match"))
+    })
+    .await;
+    slack.add_user("u0@example.com", "U0CLUSTER");
+    let users = c.users(1).await;
+    let (u, tok) = &users[0];
+    let lookups = || {
+        slack
+            .calls()
+            .iter()
+            .filter(|c| c.method == "users.lookupByEmail")
+            .count()
+    };
+    let before = lookups();
+    // The first lookup answers slowly, so deliveries on both nodes are due while it runs.
+    slack.misbehave_next(1, Misbehaviour::Slow(Duration::from_millis(500)));
+
+    // Twenty notifications at once, their Slack deliveries run by both nodes.
+    let n = 20;
+    let ids = release(&c, (0..n).map(|i| (i, risky(u, i))).collect()).await;
+    for id in &ids {
+        let t = c.a.api.wait_processed(id).await;
+        t.assert(u, "slack", "sent", "preference:catalog");
+    }
+    jobs_done(&c).await;
+    assert_eq!(lookups() - before, 1, "u0 looked up in Slack once");
+    let prefs = c.b.api.prefs(tok).await;
+    assert_eq!(
+        prefs["tabs"]["other_apps"]["slack"]["connected"],
+        json!(true)
+    );
+    // Each notification posted once, to the matched member.
+    let messages = slack.messages();
+    let mut posted: Vec<usize> = messages
+        .iter()
+        .map(|m| {
+            assert_eq!(m.channel, "U0CLUSTER");
+            let body = m.body.to_string();
+            let found: Vec<usize> = (0..n)
+                .filter(|i| body.contains(&format!("From Oslo {i}.")))
+                .collect();
+            assert_eq!(found.len(), 1, "{body}");
+            found[0]
+        })
+        .collect();
+    posted.sort_unstable();
+    assert_eq!(posted, (0..n).collect::<Vec<_>>());
 }

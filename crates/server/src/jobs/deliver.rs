@@ -275,7 +275,7 @@ async fn slack(
     let known = links.into_iter().find(|l| l.is_for(&user.email));
     let slack_id = match known {
         Some(l) => l.external_id,
-        None => match_user(state, &token, user).await?,
+        None => match_once(state, &token, user).await?,
     };
     let Some(slack_id) = slack_id else {
         return set(fx, d, "skipped", Some("not_connected:slack"));
@@ -294,6 +294,44 @@ async fn slack(
         remember_match(state, user, None).await?;
     }
     settle(fx, d, outcome)
+}
+
+/// The user's Slack match for their current address, looked up once on every node:
+/// deliveries of a user not matched yet (a burst of notifications, on several nodes) take
+/// turns on the match lock, and whoever gets it after the lookup reads its answer instead
+/// of asking Slack again (`users.lookupByEmail` is rate limited per workspace).
+async fn match_once(
+    state: &AppState,
+    token: &SlackToken,
+    user: &User,
+) -> Result<Option<String>, JobError> {
+    let current = || async {
+        let links = state
+            .store
+            .user_links(&user.account_id, "slack", std::slice::from_ref(&user.id))
+            .await?;
+        Ok::<_, JobError>(links.into_iter().find(|l| l.is_for(&user.email)))
+    };
+    loop {
+        if let Some(lock) = state
+            .store
+            .try_lock_match(&user.account_id, &user.id, "slack")
+            .await?
+        {
+            // Read again under the lock: the caller's read may predate a lookup that ended.
+            let found = match current().await? {
+                Some(l) => Ok(l.external_id),
+                None => match_user(state, token, user).await,
+            };
+            lock.release().await?;
+            return found;
+        }
+        // Another delivery is looking the user up; its answer is stored before it lets go.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if let Some(l) = current().await? {
+            return Ok(l.external_id);
+        }
+    }
 }
 
 /// Looks the user up in Slack by email and remembers the answer (found or not).
@@ -528,7 +566,7 @@ impl JobRun for SlackMatchJob {
                 .iter()
                 .any(|l| l.user_id == u.id && l.is_for(&u.email));
             if !current {
-                match_user(state, &token, u).await?;
+                match_once(state, &token, u).await?;
             }
         }
         Ok(())

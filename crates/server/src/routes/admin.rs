@@ -1,5 +1,5 @@
 //! Account defaults and notification profiles, for super admins of professional and
-//! enterprise accounts (SPEC §2), or the host's server key.
+//! enterprise accounts, or the host's server key.
 
 use axum::Json;
 use axum::extract::State;
@@ -91,7 +91,8 @@ pub async fn get_defaults(
 #[utoipa::path(put, path = "/v1/accounts/{account}/defaults", tag = "admin",
     security(("api_key" = []), ("user_token" = [])), params(("account" = String, Path)),
     request_body = PreferencesPatch,
-    responses((status = 200, body = PreferencesView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = PreferencesView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 /// Replaces the account defaults with the given settings (anything not given falls back
 /// to the catalog).
 pub async fn put_defaults(
@@ -101,14 +102,10 @@ pub async fn put_defaults(
     ApiJson(patch): ApiJson<PreferencesPatch>,
 ) -> ApiResult<Json<PreferencesView>> {
     authorize(&state, &caller, &account, true).await?;
-    let layer = layer_from(&state, &patch, PrefLayer::default())?;
-    let before = state.store.account_defaults(&account).await?;
-    let now = state.now();
-    state
-        .store
-        .put_account_defaults(&account, &layer, now)
-        .await?;
-    email_affected_users(&state, &account, &before, &layer, now).await?;
+    let layer = save_defaults(&state, &account, |_| {
+        layer_from(&state, &patch, PrefLayer::default())
+    })
+    .await?;
     Ok(Json(layer_view(&state, &layer)))
 }
 
@@ -116,7 +113,7 @@ pub async fn put_defaults(
     security(("api_key" = []), ("user_token" = [])), params(("account" = String, Path)),
     request_body = PreferencesPatch,
     responses((status = 200, body = PreferencesView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 /// Changes only the given settings of the account defaults; the rest stay as stored.
 pub async fn patch_defaults(
     State(state): State<AppState>,
@@ -125,18 +122,44 @@ pub async fn patch_defaults(
     ApiJson(patch): ApiJson<PreferencesPatch>,
 ) -> ApiResult<Json<PreferencesView>> {
     authorize(&state, &caller, &account, true).await?;
-    let before = state.store.account_defaults(&account).await?;
-    let layer = layer_from(&state, &patch, before.clone())?;
-    let now = state.now();
-    state
-        .store
-        .put_account_defaults(&account, &layer, now)
-        .await?;
-    email_affected_users(&state, &account, &before, &layer, now).await?;
+    let layer = save_defaults(&state, &account, |before| {
+        layer_from(&state, &patch, before)
+    })
+    .await?;
     Ok(Json(layer_view(&state, &layer)))
 }
 
-/// Emails every user whose effective settings the new defaults change (SPEC §2).
+/// Stores the defaults `edit` makes of the stored ones, over the version it read (a
+/// concurrent save makes it read and edit again), and emails the users the change
+/// affects. Compared with the defaults the write really replaced, the same change saved
+/// twice at once (on one node or two) emails each user once: the second save changes
+/// nothing.
+async fn save_defaults(
+    state: &AppState,
+    account: &str,
+    edit: impl Fn(PrefLayer) -> ApiResult<PrefLayer>,
+) -> ApiResult<PrefLayer> {
+    for _ in 0..5 {
+        let (before, version) = state.store.account_defaults_versioned(account).await?;
+        let layer = edit(before.clone())?;
+        let now = state.now();
+        if state
+            .store
+            .put_account_defaults(account, &layer, version, now)
+            .await?
+        {
+            email_affected_users(state, account, &before, &layer, now).await?;
+            return Ok(layer);
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "conflict",
+        "account defaults changed concurrently; retry",
+    ))
+}
+
+/// Emails every user whose effective settings the new defaults change.
 async fn email_affected_users(
     state: &AppState,
     account: &str,
