@@ -4,9 +4,11 @@
 
 pub mod ceiling;
 pub mod decide_input;
+pub mod flood;
 pub mod load;
 pub mod scenarios;
 pub mod sse;
+pub mod sustained;
 pub mod target;
 
 /// The median of `v` (sorted in place); 0 when empty.

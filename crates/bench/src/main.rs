@@ -9,6 +9,7 @@ use clap::Parser;
 use varsel_bench::median;
 use varsel_bench::scenarios::{self, Ctx, Figures};
 use varsel_bench::target::Backend;
+use varsel_bench::{flood, sustained};
 
 const SCENARIOS: &[&str] = &[
     "ingest",
@@ -22,6 +23,9 @@ const SCENARIOS: &[&str] = &[
     "delivery",
     "delivery10",
     "queued",
+    "sustained",
+    "sustained10",
+    "flood",
 ];
 
 #[derive(Parser)]
@@ -231,6 +235,73 @@ fn lines() -> Vec<Line> {
             "trail_s",
             Some(Goal::AtMost(5.0)),
         ),
+        l(
+            "sustained",
+            "processed events/s (8,000 offered)",
+            "processed_s",
+            Some(Goal::AtLeast(8_000.0)),
+        ),
+        l("sustained", "accepted events/s", "accepted_s", None),
+        l("sustained", "max backlog (events)", "max_backlog", None),
+        l("sustained", "drain after the load, s", "drain_s", None),
+        l(
+            "sustained10",
+            "processed events/s (10 recipients, 2,000 offered)",
+            "processed_s",
+            Some(Goal::AtLeast(2_000.0)),
+        ),
+        l("sustained10", "accepted events/s", "accepted_s", None),
+        l("sustained10", "max backlog (events)", "max_backlog", None),
+        l("sustained10", "drain after the load, s", "drain_s", None),
+        l("flood", "stream attempts by one token", "attempts", None),
+        l(
+            "flood",
+            "streams accepted (the cap)",
+            "accepted",
+            Some(Goal::AtMost(20.0)),
+        ),
+        l(
+            "flood",
+            "answered 429 too_many_streams",
+            "refused_429",
+            None,
+        ),
+        l(
+            "flood",
+            "refused otherwise (connection cap)",
+            "refused_other",
+            None,
+        ),
+        l(
+            "flood",
+            "/healthz p99 during the flood, ms",
+            "health_p99_ms",
+            Some(Goal::AtMost(50.0)),
+        ),
+        l(
+            "flood",
+            "/healthz max during the flood, ms",
+            "health_max_ms",
+            None,
+        ),
+        l(
+            "flood",
+            "/healthz failures",
+            "health_failed",
+            Some(Goal::AtMost(0.0)),
+        ),
+        l(
+            "flood",
+            "recovery after the client dies, s",
+            "recovery_s",
+            Some(Goal::AtMost(5.0)),
+        ),
+        l(
+            "flood",
+            "same user streams again after, s",
+            "reopen_s",
+            None,
+        ),
     ]
 }
 
@@ -407,6 +478,9 @@ fn main() -> anyhow::Result<()> {
         ("delivery", |c, b| Box::pin(scenarios::delivery(c, b))),
         ("delivery10", |c, b| Box::pin(scenarios::delivery10(c, b))),
         ("queued", |c, b| Box::pin(scenarios::queued(c, b))),
+        ("sustained", |c, b| Box::pin(sustained::sustained(c, b))),
+        ("sustained10", |c, b| Box::pin(sustained::sustained10(c, b))),
+        ("flood", |c, b| Box::pin(flood::flood(c, b))),
     ];
     for (name, f) in table {
         if !want(name) {

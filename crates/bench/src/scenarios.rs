@@ -33,7 +33,7 @@ const BATCH: usize = 1000;
 const BATCH_CONNS: usize = 4;
 
 /// The ingest event: `deals.stage_changed` to one user (`u{k}`), from `actor`.
-fn stage_changed(user: &str, k: usize, url: &str) -> serde_json::Value {
+pub fn stage_changed(user: &str, k: usize, url: &str) -> serde_json::Value {
     json!({
         "type": "deals.stage_changed",
         "account_id": ACCOUNT,

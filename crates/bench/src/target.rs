@@ -370,7 +370,14 @@ impl ChildServer {
         rss_kib(self.child.id())
     }
 
-    pub fn stop(mut self) {
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+/// A scenario that fails half-way still stops its server.
+impl Drop for ChildServer {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
