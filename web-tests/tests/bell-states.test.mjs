@@ -347,4 +347,30 @@ describe('bell: filters, archive, snooze', () => {
     assert.equal((await late.bell.locator('li.empty').textContent()).trim(), 'Du har ingen nye varsler.');
     await late.context.close();
   });
+
+  test('an item archived or snoozed in one tab leaves the other tabs\' lists too; unarchived, it comes back', async () => {
+    const s = await seedAccount();
+    await seedItems(s, 'ola', ['Alpha', 'Bravo']);
+    const one = await openBell(s.tokens.ola);
+    const two = await openBell(s.tokens.ola);
+    assert.deepEqual(await bodies(two.bell), ['Bravo', 'Alpha']);
+
+    await openMenu(one.bell, 'Bravo');
+    await row(one.bell, 'Bravo').getByRole('menuitem', { name: 'Archive' }).click();
+    await until(async () => (await bodies(two.bell)).join() === 'Alpha', 'the other tab drops the archived item');
+    await until(async () => (await badge(two.bell)) === 1, 'the other tab\'s badge');
+
+    await openMenu(one.bell, 'Alpha');
+    await row(one.bell, 'Alpha').getByRole('menuitem', { name: 'Snooze for 1 hour' }).click();
+    await until(async () => (await two.bell.locator('li.empty').count()) === 1, 'the other tab drops the snoozed item');
+    assert.equal(await badge(two.bell), 0);
+
+    // Unarchived through the API: every open tab takes it back.
+    const [bravo] = (await feed(s, 'ola', '?archived=true')).items;
+    await ok('POST', `/v1/me/feed/${bravo.id}/unarchive`, undefined, s.tokens.ola);
+    await until(async () => (await bodies(two.bell)).join() === 'Bravo', 'the other tab lists the unarchived item');
+    await until(async () => (await bodies(one.bell)).join() === 'Bravo', 'so does the first');
+    await one.context.close();
+    await two.context.close();
+  });
 });

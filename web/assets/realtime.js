@@ -56,6 +56,10 @@ export class Realtime extends EventTarget {
     es.addEventListener('unread_count', (e) => {
       try { this.emit('unread', JSON.parse(e.data).unread); } catch { /* ignore */ }
     });
+    // An item archived, unarchived or snoozed on another tab (or this one).
+    es.addEventListener('feed_changed', (e) => {
+      try { this.emit('feed_changed', JSON.parse(e.data)); } catch { /* ignore */ }
+    });
     // The server ends the stream when the user token expires. A host that can sign a
     // fresh one sets `window.VarselTokenProvider` (a function returning the token or a
     // promise of it); without one, reconnecting finds out whether the old one still works.

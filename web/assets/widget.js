@@ -58,6 +58,7 @@ export class Controller extends EventTarget {
   async start() {
     this.realtime.addEventListener('notification', (e) => this.onFrame(e.detail));
     this.realtime.addEventListener('unread', (e) => this.setUnread(e.detail));
+    this.realtime.addEventListener('feed_changed', (e) => this.onFeedChanged(e.detail));
     this.realtime.addEventListener('token', (e) => { this.token = e.detail; });
     this.realtime.addEventListener('status', (e) => {
       this.status = e.detail;
@@ -163,6 +164,19 @@ export class Controller extends EventTarget {
     if (this.filter === 'archived' || item.archived_at || item.snoozed_until) return false;
     if (this.filter === 'unread') return !item.read_at || this.items.some((x) => x.id === item.id);
     return true;
+  }
+
+  /** Keeps this tab's list like the others when an item is archived, unarchived or
+   *  snoozed elsewhere: it leaves the list, or the view is loaded again to take it in. */
+  onFeedChanged({ id, change } = {}) {
+    const listed = this.items.some((x) => x.id === id);
+    const joinsThisView = (change === 'archived') === (this.filter === 'archived') && change !== 'snoozed';
+    if (joinsThisView) {
+      if (!listed) this.setFilter(this.filter).catch(() => {});
+    } else if (listed) {
+      this.items = this.items.filter((x) => x.id !== id);
+      this.changed();
+    }
   }
 
   onFrame(f) {

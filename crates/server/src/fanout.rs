@@ -59,7 +59,15 @@ pub async fn follow_bus(state: AppState, mut rx: mpsc::Receiver<BusMsg>) {
                 state.wake.notify_one();
                 state.jobs_wake.notify_one();
             }
-            BusMsg::Unread { account, user, .. } => {
+            BusMsg::Unread {
+                account,
+                user,
+                changed,
+                ..
+            } => {
+                if let Some(c) = &changed {
+                    state.hub.send_feed_changed(&account, &user, c);
+                }
                 if state.hub.has_streams(&account, &user) {
                     match state.store.unread_count(&account, &user).await {
                         Ok(n) => state.hub.send_unread(&account, &user, n),

@@ -23,6 +23,8 @@ pub enum StreamMsg {
         item: Box<NotificationFrame>,
     },
     UnreadCount(i64),
+    /// An item left or rejoined the list on another tab (`feed_changed`).
+    FeedChanged(varsel_store::FeedChange),
 }
 
 /// The `notification` frame: the feed item plus the instruction for this tab.
@@ -349,6 +351,14 @@ impl Hub {
         if let Some(entry) = self.lock().get(&(account.to_string(), user.to_string())) {
             for conn in entry.conns.values() {
                 let _ = conn.tx.try_send(StreamMsg::UnreadCount(unread));
+            }
+        }
+    }
+
+    pub fn send_feed_changed(&self, account: &str, user: &str, change: &varsel_store::FeedChange) {
+        if let Some(entry) = self.lock().get(&(account.to_string(), user.to_string())) {
+            for conn in entry.conns.values() {
+                let _ = conn.tx.try_send(StreamMsg::FeedChanged(change.clone()));
             }
         }
     }

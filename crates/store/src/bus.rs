@@ -21,11 +21,14 @@ const PRESENCE_BYTES: usize = 6_000;
 pub enum BusMsg {
     /// New feed items (notification ids) to push to open streams.
     Feed { origin: String, ids: Vec<String> },
-    /// A user's unread count changed (read, read-all).
+    /// A user's unread count changed (read, read-all), and with `changed`, an item left
+    /// or rejoined the list (archive, unarchive, snooze).
     Unread {
         origin: String,
         account: String,
         user: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        changed: Option<FeedChange>,
     },
     /// New events were accepted: wake the processors.
     Events { origin: String },
@@ -45,6 +48,22 @@ pub enum BusMsg {
     /// have missed messages.
     #[serde(skip)]
     Reconnected,
+}
+
+/// An item that left or rejoined a user's bell list by the user's hand (on any tab), so
+/// that every open tab shows the same list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedChange {
+    pub id: String,
+    pub change: FeedChangeKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedChangeKind {
+    Archived,
+    Unarchived,
+    Snoozed,
 }
 
 /// A user's tabs on one node; zero tabs means the node has none left.

@@ -22,7 +22,7 @@ mod shared_jobs;
 mod shared_user;
 mod sqlite;
 
-pub use bus::{Bus, BusMsg, UserPresence};
+pub use bus::{Bus, BusMsg, FeedChange, FeedChangeKind, UserPresence};
 pub use channels::{ChannelStore, Connection, Device, MatchLock, UserLink};
 pub use jobs::{
     Batch, BatchAdd, BatchItem, BatchOp, CapTake, Delivery, DeliveryUpdate, Job, JobAttempt,

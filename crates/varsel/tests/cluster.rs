@@ -606,3 +606,67 @@ async fn a_slack_user_is_matched_once_across_nodes() {
     posted.sort_unstable();
     assert_eq!(posted, (0..n).collect::<Vec<_>>());
 }
+
+/// The next frame of kind `event` (other frames in between are skipped).
+async fn next_of(s: &mut SseClient, event: &str) -> Value {
+    loop {
+        let f = s.expect_frame().await;
+        if f.event == event {
+            return f.json();
+        }
+    }
+}
+
+#[tokio::test]
+async fn archive_and_snooze_reach_the_tabs_on_the_other_node() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    let users = c.users(1).await;
+    let (user, tok) = &users[0];
+    let ids = release(&c, vec![(0, risky(user, 0)), (1, risky(user, 1))]).await;
+    for id in &ids {
+        c.a.api.wait_processed(id).await;
+    }
+    let feed = c.a.api.feed(tok).await;
+    let (first, second) = (
+        feed[0]["id"].as_str().unwrap().to_string(),
+        feed[1]["id"].as_str().unwrap().to_string(),
+    );
+    // The user's tab is on node B; the user acts through node A.
+    let mut other = tab(&c.b.api, tok, "tab_id=b").await;
+    let me = Auth::user(tok);
+    c.a.api
+        .post_empty(&format!("/v1/me/feed/{first}/archive"), &me)
+        .await
+        .ok(204);
+    assert_eq!(
+        next_of(&mut other, "feed_changed").await,
+        json!({"id": first, "change": "archived"})
+    );
+    assert_eq!(
+        next_of(&mut other, "unread_count").await["unread"],
+        json!(1)
+    );
+
+    // A snooze ending (here: at once, un-snoozed on node A) brings the item back on B.
+    c.a.api
+        .post(
+            &format!("/v1/me/feed/{second}/snooze"),
+            &me,
+            json!({"preset": "one_hour"}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        next_of(&mut other, "feed_changed").await,
+        json!({"id": second, "change": "snoozed"})
+    );
+    c.a.api
+        .delete(&format!("/v1/me/feed/{second}/snooze"), &me)
+        .await
+        .ok(204);
+    let back = next_of(&mut other, "notification").await;
+    assert_eq!(back["id"], json!(second));
+    assert!(back["read_at"].is_null(), "{back}");
+}

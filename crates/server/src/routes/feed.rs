@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use varsel_core::schedule::{SnoozePreset, snooze_until};
-use varsel_store::FeedFilter;
+use varsel_store::{FeedChange, FeedChangeKind, FeedFilter};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -94,8 +94,16 @@ pub async fn get_unread(State(state): State<AppState>, me: UserAuth) -> ApiResul
     }))
 }
 
-/// Pushes the new unread count to the user's open tabs, here and on other nodes.
-async fn push_unread(state: &AppState, me: &UserAuth) -> ApiResult<()> {
+/// Pushes the new unread count to the user's open tabs, here and on other nodes, after
+/// `changed` (an item that left or rejoined the list) when given.
+async fn push_unread(
+    state: &AppState,
+    me: &UserAuth,
+    changed: Option<FeedChange>,
+) -> ApiResult<()> {
+    if let Some(c) = &changed {
+        state.hub.send_feed_changed(&me.account, &me.user, c);
+    }
     if state.hub.has_streams(&me.account, &me.user) {
         let n = state.store.unread_count(&me.account, &me.user).await?;
         state.hub.send_unread(&me.account, &me.user, n);
@@ -105,6 +113,7 @@ async fn push_unread(state: &AppState, me: &UserAuth) -> ApiResult<()> {
             origin: state.node_id.clone(),
             account: me.account.clone(),
             user: me.user.clone(),
+            changed,
         };
         if let Err(e) = bus.publish(&msg).await {
             tracing::warn!(error = %e, "could not tell other nodes of the unread count");
@@ -128,7 +137,7 @@ pub async fn post_read(
     {
         return Err(ApiError::not_found("notification"));
     }
-    push_unread(&state, &me).await?;
+    push_unread(&state, &me, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -139,7 +148,7 @@ pub async fn post_read_all(State(state): State<AppState>, me: UserAuth) -> ApiRe
         .store
         .mark_all_read(&me.account, &me.user, state.now())
         .await?;
-    push_unread(&state, &me).await?;
+    push_unread(&state, &me, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -188,7 +197,15 @@ async fn set_archived(
     {
         return Err(ApiError::not_found("notification"));
     }
-    push_unread(state, me).await?;
+    let change = FeedChange {
+        id: id.to_string(),
+        change: if at.is_some() {
+            FeedChangeKind::Archived
+        } else {
+            FeedChangeKind::Unarchived
+        },
+    };
+    push_unread(state, me, Some(change)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -274,7 +291,11 @@ pub async fn post_snooze(
             now,
         )
         .await?;
-    push_unread(&state, &me).await?;
+    let change = FeedChange {
+        id: id.clone(),
+        change: FeedChangeKind::Snoozed,
+    };
+    push_unread(&state, &me, Some(change)).await?;
     Ok(Json(SnoozeOut {
         snoozed_until: crate::clock::rfc3339(until),
     }))

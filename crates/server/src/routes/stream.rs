@@ -54,6 +54,10 @@ fn frame(msg: StreamMsg) -> Event {
         StreamMsg::UnreadCount(n) => Event::default()
             .event("unread_count")
             .data(serde_json::json!({ "unread": n }).to_string()),
+        StreamMsg::FeedChanged(c) => Event::default()
+            .event("feed_changed")
+            .json_data(&c)
+            .unwrap_or_else(|_| Event::default().comment("unserializable")),
     }
 }
 

@@ -56,17 +56,23 @@ async fn an_archived_item_leaves_the_list_and_the_count_until_unarchived() {
     let tok = setup(&app, "UTC").await;
     let me = Auth::user(&tok);
     let id = three(&app, &tok).await;
+    let mut tab = app.stream(&tok, "tab_id=other").await;
+    assert_eq!(tab.expect_unread().await, 3);
 
     app.post_empty(&format!("/v1/me/feed/{}/archive", id[1]), &me)
         .await
         .ok(204);
+    // The user's other tabs are told, then get the new count.
+    let f = SseClient::check(tab.expect_frame().await, "feed_changed");
+    assert_eq!(f.json(), json!({"id": id[1], "change": "archived"}));
+    assert_eq!(tab.expect_unread().await, 2);
     assert_eq!(ids(&app.feed(&tok).await), ["Deal 3", "Deal 1"]);
     assert_eq!(app.unread(&tok).await, 2);
     let archived = list(&app, &tok, "archived=true").await;
     assert_eq!(ids(&archived), ["Deal 2"]);
     assert!(archived[0]["archived_at"].is_string(), "{}", archived[0]);
 
-    // Read-all leaves the archived item as it was; the unread filter sees the rest.
+    // Deal 3 read: the unread filter shows Deal 1; the archived Deal 2 stays unread.
     app.post_empty(&format!("/v1/me/feed/{}/read", id[0]), &me)
         .await
         .ok(204);
@@ -80,6 +86,11 @@ async fn an_archived_item_leaves_the_list_and_the_count_until_unarchived() {
     app.post_empty(&format!("/v1/me/feed/{}/unarchive", id[1]), &me)
         .await
         .ok(204);
+    // Reading Deal 3 above sent its count; then the unarchive.
+    assert_eq!(tab.expect_unread().await, 1);
+    let f = SseClient::check(tab.expect_frame().await, "feed_changed");
+    assert_eq!(f.json(), json!({"id": id[1], "change": "unarchived"}));
+    assert_eq!(tab.expect_unread().await, 2);
     let feed = app.feed(&tok).await;
     assert_eq!(ids(&feed), ["Deal 3", "Deal 2", "Deal 1"]);
     assert!(feed[1]["archived_at"].is_null());
@@ -126,6 +137,9 @@ async fn a_snoozed_item_comes_back_unread_at_the_top_with_a_frame() {
     assert_eq!(ids(&app.feed(&tok).await), ["Deal 3", "Deal 2"]);
     let snoozed = list(&app, &tok, "snoozed=true").await;
     assert_eq!(ids(&snoozed), ["Deal 1"]);
+    // Every open tab takes the item out of its list.
+    let f = SseClient::check(tab.expect_frame().await, "feed_changed");
+    assert_eq!(f.json(), json!({"id": id[2], "change": "snoozed"}));
     assert_eq!(tab.expect_unread().await, 2);
 
     // A minute early: still away.
