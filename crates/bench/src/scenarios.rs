@@ -49,7 +49,7 @@ fn bytes(v: &serde_json::Value) -> Bytes {
 }
 
 /// A fresh database, Varsel running on it in this process, and the seed.
-async fn seeded(
+pub async fn seeded(
     ctx: &Ctx,
     backend: Backend,
     configure: impl FnOnce(&mut varsel_server::config::Config),
@@ -62,7 +62,7 @@ async fn seeded(
 }
 
 /// Closes the direct connection and drops the run's database.
-async fn finish(db: FreshDb, app: InProcess) -> anyhow::Result<()> {
+pub async fn finish(db: FreshDb, app: InProcess) -> anyhow::Result<()> {
     app.direct.close().await;
     db.drop_db().await
 }

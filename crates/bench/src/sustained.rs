@@ -10,8 +10,8 @@ use bytes::Bytes;
 use serde_json::json;
 
 use crate::load::{Req, open_loop};
-use crate::scenarios::{Ctx, Figures, stage_changed};
-use crate::target::{API_KEY, Backend, EMAIL_OFF, FreshDb, InProcess, Seed, seed};
+use crate::scenarios::{Ctx, Figures, finish, seeded, stage_changed};
+use crate::target::{API_KEY, Backend, EMAIL_OFF, Seed};
 
 const USERS: usize = 1000;
 const CONNS: usize = 64;
@@ -27,10 +27,10 @@ pub async fn sustained10(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures>
 }
 
 async fn run(ctx: &Ctx, backend: Backend, recipients: usize, rate: f64) -> anyhow::Result<Figures> {
-    let db = FreshDb::create(backend, &ctx.pg_admin).await?;
-    let app = InProcess::start(&db, |_| {}).await?;
-    seed(
-        &app.direct,
+    let (db, app) = seeded(
+        ctx,
+        backend,
+        |_| {},
         &Seed {
             prefix: "u",
             n: USERS,
@@ -85,8 +85,7 @@ async fn run(ctx: &Ctx, backend: Backend, recipients: usize, rate: f64) -> anyho
     if let Some(e) = &out.first_error {
         eprintln!("  sustained: {} errors, first: {e}", out.errors);
     }
-    app.direct.close().await;
-    db.drop_db().await?;
+    finish(db, app).await?;
     Ok(vec![
         ("offered_s", rate),
         ("accepted_s", accepted as f64 / load_s),
