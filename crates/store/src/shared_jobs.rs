@@ -154,14 +154,15 @@ macro_rules! write_schedule {
         }
         insert_jobs(&mut *$tx, &batch.jobs, batch.processed_at).await?;
         let fresh: &std::collections::HashSet<&str> = $fresh;
-        for (event_id, ntf) in batch.links.iter().filter(|(_, n)| fresh.contains(n.as_str())) {
-            sqlx::query(
-                "INSERT INTO notification_events (event_id, notification_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(event_id.clone())
-            .bind(ntf.clone())
-            .execute(&mut *$tx)
-            .await?;
+        let links: Vec<&(String, String)> =
+            batch.links.iter().filter(|(_, n)| fresh.contains(n.as_str())).collect();
+        for chunk in links.chunks($crate::shared::CHUNK) {
+            let mut q = QueryBuilder::<$db>::new("INSERT INTO notification_events (event_id, notification_id) ");
+            q.push_values(chunk, |mut b, (event_id, ntf)| {
+                b.push_bind(event_id.clone()).push_bind(ntf.clone());
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build().execute(&mut *$tx).await?;
         }
         for (id, state) in &batch.close_batches {
             sqlx::query("UPDATE batches SET state = $2 WHERE id = $1 AND state IN ('open', 'sealed')")
