@@ -2,12 +2,13 @@
 //! interrupt (pop-up sounds, browser notifications, Web Push, mobile push, Slack, Teams)
 //! and email are held until the window ends. Pure: the caller passes the time in.
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::ToSchema;
 
 use crate::model::parse_weekday;
+use crate::schedule::local_ms;
 
 /// A local time of day, `HH:MM` on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ToSchema)]
@@ -137,27 +138,14 @@ impl QuietHours {
             } else {
                 start_day
             };
-            let from = local_ms(tz, start_day, self.start);
-            let to = local_ms(tz, end_day, self.end);
+            let from = local_ms(tz, start_day, self.start.0);
+            let to = local_ms(tz, end_day, self.end.0);
             if from <= now_ms && now_ms < to {
                 return Some(to);
             }
         }
         None
     }
-}
-
-/// `day` at `at` local time in `tz`, Unix ms.
-fn local_ms(tz: Tz, day: NaiveDate, at: ClockTime) -> i64 {
-    let local = day.and_time(at.0);
-    tz.from_local_datetime(&local)
-        .earliest()
-        .or_else(|| {
-            tz.from_local_datetime(&(local + chrono::Duration::hours(1)))
-                .earliest()
-        })
-        .map(|t| t.timestamp_millis())
-        .unwrap_or_else(|| local.and_utc().timestamp_millis())
 }
 
 #[cfg(test)]

@@ -19,19 +19,12 @@ pub fn next_weekly_ms(now_ms: i64, tz: &str, weekday: Weekday, hour: u32) -> i64
     let now = DateTime::<Utc>::from_timestamp_millis(now_ms)
         .unwrap_or_default()
         .with_timezone(&tz);
-    let at = NaiveTime::from_hms_opt(hour.min(23), 0, 0).unwrap_or_default();
     let mut day = now.date_naive();
     for _ in 0..15 {
         if day.weekday() == weekday {
-            let local = day.and_time(at);
-            let resolved = tz.from_local_datetime(&local).earliest().or_else(|| {
-                tz.from_local_datetime(&(local + Duration::hours(1)))
-                    .earliest()
-            });
-            if let Some(t) = resolved
-                && t.timestamp_millis() > now_ms
-            {
-                return t.timestamp_millis();
+            let t = local_ms(tz, day, self::hour(hour));
+            if t > now_ms {
+                return t;
             }
         }
         day = day.succ_opt().unwrap_or(day);
@@ -63,10 +56,10 @@ pub enum SnoozePreset {
     NextMonday,
 }
 
-/// The local time of day `hour`:00 on `day` in `tz`, as Unix ms; a time skipped by a DST
-/// change moves forward an hour.
-fn local_ms(tz: Tz, day: chrono::NaiveDate, hour: u32) -> i64 {
-    let local = day.and_time(NaiveTime::from_hms_opt(hour.min(23), 0, 0).unwrap_or_default());
+/// `at` local time on `day` in `tz`, as Unix ms. A time that a DST change skips moves
+/// forward an hour; a repeated one takes the first.
+pub fn local_ms(tz: Tz, day: chrono::NaiveDate, at: NaiveTime) -> i64 {
+    let local = day.and_time(at);
     tz.from_local_datetime(&local)
         .earliest()
         .or_else(|| {
@@ -75,6 +68,11 @@ fn local_ms(tz: Tz, day: chrono::NaiveDate, hour: u32) -> i64 {
         })
         .map(|t| t.timestamp_millis())
         .unwrap_or_else(|| local.and_utc().timestamp_millis())
+}
+
+/// `hour`:00.
+fn hour(h: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(h.min(23), 0, 0).unwrap_or_default()
 }
 
 /// When a snooze chosen at `now_ms` ends, in Unix ms; `None` for "this afternoon" from
@@ -88,17 +86,17 @@ pub fn snooze_until(preset: SnoozePreset, now_ms: i64, tz: &str) -> Option<i64> 
     match preset {
         SnoozePreset::OneHour => Some(now_ms + 3_600_000),
         SnoozePreset::ThisAfternoon => {
-            let at = local_ms(tz, today, 14);
+            let at = local_ms(tz, today, hour(14));
             (at - now_ms >= 3_600_000).then_some(at)
         }
-        SnoozePreset::Tomorrow => Some(local_ms(tz, today.succ_opt()?, 9)),
+        SnoozePreset::Tomorrow => Some(local_ms(tz, today.succ_opt()?, hour(9))),
         SnoozePreset::NextMonday => {
             // The first Monday after today (on a Sunday, tomorrow).
             let ahead = 7 - u64::from(today.weekday().num_days_from_monday());
             Some(local_ms(
                 tz,
                 today.checked_add_days(chrono::Days::new(ahead))?,
-                9,
+                hour(9),
             ))
         }
     }
