@@ -396,8 +396,18 @@ pub trait UserStore: Send + Sync + 'static {
         id: &str,
         at: Option<i64>,
     ) -> Result<bool>;
-    /// Hides an item until `until` (Unix ms); false when it does not exist for this user.
-    async fn snooze(&self, account: &str, user: &str, id: &str, until: i64) -> Result<bool>;
+    /// Hides an item until `until` (Unix ms) and schedules `wake`, the job that brings it
+    /// back, in one transaction; false (and no job) when the item does not exist for this
+    /// user.
+    async fn snooze(
+        &self,
+        account: &str,
+        user: &str,
+        id: &str,
+        until: i64,
+        wake: &NewJob,
+        now: i64,
+    ) -> Result<bool>;
     /// Brings a snoozed item back: unread, unseen, at the top of the list (a new `seq`).
     /// With `due`, only when its snooze ended by then (the wake job); without, at once
     /// (un-snooze). `None` when the item is not snoozed (or not yet due).

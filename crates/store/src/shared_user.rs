@@ -153,7 +153,16 @@ macro_rules! impl_user_store {
                 Ok(r.rows_affected() > 0)
             }
 
-            async fn snooze(&self, account: &str, user: &str, id: &str, until: i64) -> Result<bool> {
+            async fn snooze(
+                &self,
+                account: &str,
+                user: &str,
+                id: &str,
+                until: i64,
+                wake: &$crate::NewJob,
+                now: i64,
+            ) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
                 let r = sqlx::query(
                     "UPDATE notifications SET snoozed_until = $4 \
                      WHERE account_id = $1 AND user_id = $2 AND id = $3 AND in_feed",
@@ -162,9 +171,14 @@ macro_rules! impl_user_store {
                 .bind(user.to_string())
                 .bind(id.to_string())
                 .bind(until)
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await?;
-                Ok(r.rows_affected() > 0)
+                if r.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                super::insert_jobs(&mut *tx, std::slice::from_ref(wake), now).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn wake(&self, account: &str, user: &str, id: &str, due: Option<i64>) -> Result<Option<FeedItem>> {

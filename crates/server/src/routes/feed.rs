@@ -272,25 +272,14 @@ pub async fn post_snooze(
             "until must be in the future, at most a year ahead",
         ));
     }
+    let wake = crate::jobs::wake::wake_job(&me.account, &me.user, &id, until);
     if !state
         .store
-        .snooze(&me.account, &me.user, &id, until)
+        .snooze(&me.account, &me.user, &id, until, &wake, now)
         .await?
     {
         return Err(ApiError::not_found("notification"));
     }
-    state
-        .store
-        .enqueue_jobs(
-            &[crate::jobs::wake::wake_job(
-                &me.account,
-                &me.user,
-                &id,
-                until,
-            )],
-            now,
-        )
-        .await?;
     let change = FeedChange {
         id: id.clone(),
         change: FeedChangeKind::Snoozed,
