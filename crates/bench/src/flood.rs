@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use crate::load::{Conn, Req, histogram};
 use crate::scenarios::{Ctx, Figures};
 use crate::sse::SseStream;
-use crate::target::{API_KEY, Backend, ChildServer, Direct, EMAIL_OFF, FreshDb, Seed, seed, token};
+use crate::target::{API_KEY, Backend, ChildServer, Direct, FreshDb, Seed, seed, token};
 
 /// Attempts in a full run (the finding this answers was ~20,000 streams from one token);
 /// fewer when the client's own file limit is lower.
@@ -78,17 +78,7 @@ pub async fn flood(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
     let db = FreshDb::create(backend, &ctx.pg_admin).await?;
     let server = ChildServer::start(&db).await?;
     let direct = Direct::open(&db.url).await?;
-    seed(
-        &direct,
-        &Seed {
-            prefix: "f",
-            n: 1,
-            flags: "{}",
-            prefs: EMAIL_OFF,
-            team: None,
-        },
-    )
-    .await?;
+    seed(&direct, &Seed::bell_only("f", 1)).await?;
     let addr = server.addr;
     let tok = token("f0")?;
 

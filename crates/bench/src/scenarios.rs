@@ -69,19 +69,7 @@ pub async fn finish(db: FreshDb, app: InProcess) -> anyhow::Result<()> {
 
 /// Single `POST /v1/events` over 64 keep-alive connections, one recipient each.
 pub async fn ingest(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
-    let (db, app) = seeded(
-        ctx,
-        backend,
-        |_| {},
-        &Seed {
-            prefix: "u",
-            n: INGEST_USERS,
-            flags: "{}",
-            prefs: EMAIL_OFF,
-            team: None,
-        },
-    )
-    .await?;
+    let (db, app) = seeded(ctx, backend, |_| {}, &Seed::bell_only("u", INGEST_USERS)).await?;
     let bodies: Arc<Vec<Bytes>> = Arc::new(
         (0..INGEST_USERS)
             .map(|k| bytes(&stage_changed(&format!("u{k}"), k, &format!("/deals/{k}"))))
@@ -123,19 +111,7 @@ fn batch_body(b: usize) -> Bytes {
 
 /// `POST /v1/events/batch` of 1,000 events over 4 connections.
 pub async fn batch(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
-    let (db, app) = seeded(
-        ctx,
-        backend,
-        |_| {},
-        &Seed {
-            prefix: "u",
-            n: INGEST_USERS,
-            flags: "{}",
-            prefs: EMAIL_OFF,
-            team: None,
-        },
-    )
-    .await?;
+    let (db, app) = seeded(ctx, backend, |_| {}, &Seed::bell_only("u", INGEST_USERS)).await?;
     let bodies: Arc<Vec<Bytes>> = Arc::new((0..8).map(batch_body).collect());
     let make = Arc::new(move |ci: usize, i: u64| {
         Req::post(
@@ -267,19 +243,7 @@ pub async fn e2e(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures> {
     const USERS: usize = 100;
     let rate = 2_000.0;
     let total = (rate * ctx.measure.as_secs_f64()) as u64;
-    let (db, app) = seeded(
-        ctx,
-        backend,
-        |_| {},
-        &Seed {
-            prefix: "e",
-            n: USERS,
-            flags: "{}",
-            prefs: EMAIL_OFF,
-            team: None,
-        },
-    )
-    .await?;
+    let (db, app) = seeded(ctx, backend, |_| {}, &Seed::bell_only("e", USERS)).await?;
     let start_at: Arc<std::sync::OnceLock<Instant>> = Arc::new(std::sync::OnceLock::new());
     let hist = Arc::new(Mutex::new(histogram()));
     let received = Arc::new(AtomicU64::new(0));

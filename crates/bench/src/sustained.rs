@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::load::{Req, open_loop};
 use crate::scenarios::{Ctx, Figures, finish, seeded, stage_changed};
-use crate::target::{API_KEY, Backend, EMAIL_OFF, Seed};
+use crate::target::{API_KEY, Backend, Seed};
 
 const USERS: usize = 1000;
 const CONNS: usize = 64;
@@ -27,19 +27,7 @@ pub async fn sustained10(ctx: &Ctx, backend: Backend) -> anyhow::Result<Figures>
 }
 
 async fn run(ctx: &Ctx, backend: Backend, recipients: usize, rate: f64) -> anyhow::Result<Figures> {
-    let (db, app) = seeded(
-        ctx,
-        backend,
-        |_| {},
-        &Seed {
-            prefix: "u",
-            n: USERS,
-            flags: "{}",
-            prefs: EMAIL_OFF,
-            team: None,
-        },
-    )
-    .await?;
+    let (db, app) = seeded(ctx, backend, |_| {}, &Seed::bell_only("u", USERS)).await?;
     let bodies: Arc<Vec<Bytes>> = Arc::new(
         (0..USERS)
             .map(|k| {

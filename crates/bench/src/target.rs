@@ -188,6 +188,19 @@ pub struct Seed<'a> {
     pub team: Option<&'a str>,
 }
 
+impl<'a> Seed<'a> {
+    /// `n` users `{prefix}0 …` with no flags, email off (bell, pop-up and browser on), no team.
+    pub fn bell_only(prefix: &'a str, n: usize) -> Seed<'a> {
+        Seed {
+            prefix,
+            n,
+            flags: "{}",
+            prefs: EMAIL_OFF,
+            team: None,
+        }
+    }
+}
+
 /// Preference layer that switches email off (the bell, pop-up and browser stay on).
 pub const EMAIL_OFF: &str = r#"{"switches":{"email":false}}"#;
 
