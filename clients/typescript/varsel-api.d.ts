@@ -825,6 +825,11 @@ export interface components {
          */
         Channel: "email" | "bell" | "popup" | "browser" | "slack" | "teams" | "mobile";
         /**
+         * @description A local time of day, `HH:MM` on the wire.
+         * @example 22:00
+         */
+        ClockTime: string;
+        /**
          * @description Connecting an app: Slack's bot token (`xoxb-…`, scopes `chat:write`, `users:read`,
          *     `users:read.email`) or the Teams workflow's webhook URL. Stored sealed; never
          *     answered back.
@@ -845,6 +850,11 @@ export interface components {
         ConnectionList: {
             connections: components["schemas"]["ConnectionDto"][];
         };
+        /**
+         * @description A day of the week, `mon` … `sun` on the wire.
+         * @example mon
+         */
+        Day: string;
         DeliveryOut: {
             /** Format: int64 */
             attempts: number;
@@ -1073,11 +1083,18 @@ export interface components {
         PrefSource: "mandatory" | "user" | "profile" | "account" | "catalog";
         /** @description `PATCH /v1/me/preferences`, `PUT …/defaults` and a profile's `tabs`. */
         PreferencesPatch: {
+            quiet_hours?: null | components["schemas"]["QuietHoursPatch"];
             tabs?: components["schemas"]["TabsPatch"];
         };
         /** @description `GET /v1/me/preferences` and `GET /v1/accounts/{account}/defaults`. */
         PreferencesView: {
+            quiet_hours?: null | components["schemas"]["QuietHoursView"];
             tabs: components["schemas"]["TabsView"];
+            /**
+             * @description The user's own timezone (a window without a timezone of its own uses it); absent in
+             *     account defaults and profiles.
+             */
+            user_timezone?: string | null;
         };
         PresenceIn: {
             /** @description Focused and visible. */
@@ -1113,6 +1130,36 @@ export interface components {
         };
         ProfilesOut: {
             profiles: components["schemas"]["ProfileOut"][];
+        };
+        /**
+         * @description A user's quiet hours: from `start` to `end` local time (across midnight when `end` is
+         *     not after `start`), on the days the window starts on (every day when empty).
+         */
+        QuietHours: {
+            days?: components["schemas"]["Day"][];
+            enabled: boolean;
+            end: components["schemas"]["ClockTime"];
+            start: components["schemas"]["ClockTime"];
+            /** @description IANA timezone of the window; the user's own when absent. */
+            timezone?: string | null;
+        };
+        /**
+         * @description Quiet hours in a patch: what [`QuietHours`] carries, plus the read-only `source` of a
+         *     fetched document, ignored, so the document can be sent back as it is.
+         */
+        QuietHoursPatch: {
+            days?: string[];
+            enabled: boolean;
+            /** @example 07:00 */
+            end: string;
+            source?: unknown;
+            /** @example 22:00 */
+            start: string;
+            timezone?: string | null;
+        };
+        /** @description Quiet hours as they apply, with the layer they come from. */
+        QuietHoursView: components["schemas"]["QuietHours"] & {
+            source?: null | components["schemas"]["PrefSource"];
         };
         /** @description How far behind the pipeline is. */
         Readiness: {
@@ -1222,6 +1269,11 @@ export interface components {
              */
             reason: string;
             tab: components["schemas"]["Tab"];
+            /**
+             * @description Held by quiet hours (reason `…;quiet_hours`): when the window ends and the channel
+             *     is sent (RFC 3339).
+             */
+            until?: string | null;
             user_id: string;
         };
         TraceNotification: {

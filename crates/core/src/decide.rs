@@ -27,6 +27,9 @@ pub struct Decision {
     pub outcome: Outcome,
     /// A stable code: `preference:user`, `mandatory`, `self_notification`, `source:import`, …
     pub reason: String,
+    /// Held by quiet hours: when the window ends and the channel is sent (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
 }
 
 /// The facts of an event the rules look at.
@@ -223,6 +226,7 @@ pub fn decide(
                 channel,
                 outcome,
                 reason,
+                until: None,
             });
         }
     }

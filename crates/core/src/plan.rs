@@ -3,13 +3,18 @@
 //! weekly digest), which delivery each channel gets and in which state, and how the
 //! email goes (a job of its own, or grouped with the other replies of its thread).
 //!
+//! Inside the recipient's quiet hours the channels that interrupt (pop-up, browser
+//! notification, Web Push, Slack, Teams, mobile push) and email are held: the bell records
+//! the item silently, the rest waits in the user's quiet batch, sent when the window ends.
+//! Mandatory types pierce quiet hours.
+//!
 //! Pure: the processor (for an event) and the batch firing (for a closed window) feed it
 //! the decision and the type; every node applies the same rules.
 
 use chrono::Weekday;
 
 use crate::catalog::TypeDef;
-use crate::decide::RecipientDecision;
+use crate::decide::{Presence, RecipientDecision};
 use crate::model::{Channel, parse_weekday};
 use crate::{Outcome, schedule};
 
@@ -20,6 +25,8 @@ pub enum BatchKind {
     Assign,
     EmailGroup,
     Digest,
+    /// What a user's quiet hours held, sent when the window ends.
+    Quiet,
 }
 
 impl BatchKind {
@@ -28,13 +35,19 @@ impl BatchKind {
             BatchKind::Assign => "assign",
             BatchKind::EmailGroup => "email_group",
             BatchKind::Digest => "digest",
+            BatchKind::Quiet => "quiet",
         }
     }
 
+    pub const ALL: [BatchKind; 4] = [
+        BatchKind::Assign,
+        BatchKind::EmailGroup,
+        BatchKind::Digest,
+        BatchKind::Quiet,
+    ];
+
     pub fn parse(s: &str) -> Option<BatchKind> {
-        [BatchKind::Assign, BatchKind::EmailGroup, BatchKind::Digest]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        BatchKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -64,6 +77,21 @@ impl Route {
             Route::Teams => "teams",
             Route::Mobile => "mobile",
         }
+    }
+
+    pub const ALL: [Route; 8] = [
+        Route::Bell,
+        Route::Popup,
+        Route::Browser,
+        Route::WebPush,
+        Route::Email,
+        Route::Slack,
+        Route::Teams,
+        Route::Mobile,
+    ];
+
+    pub fn parse(s: &str) -> Option<Route> {
+        Route::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
     /// Slack, Teams, mobile and Web Push go out as jobs of their own, retried apart.
@@ -118,6 +146,8 @@ pub enum EmailWork {
     Job,
     /// Into the thread's group (one email per window).
     Group(BatchJoin),
+    /// Held by quiet hours: the quiet batch sends it when the window ends.
+    Held,
 }
 
 /// The notification made now, with its deliveries.
@@ -128,6 +158,9 @@ pub struct NotificationPlan {
     pub email: Option<EmailWork>,
     /// Listed in the bell feed (the bell channel was sent).
     pub in_feed: bool,
+    /// Quiet hours held some channels (their deliveries are `scheduled`): the
+    /// notification joins the user's quiet batch, which sends them when the window ends.
+    pub quiet: Option<BatchJoin>,
 }
 
 /// The plan for one recipient.
@@ -157,7 +190,19 @@ pub struct PlanInput<'a> {
     pub firing: bool,
     /// The decision saw no earlier mention of the activity for this user.
     pub first_mention: bool,
+    /// The recipient's quiet hours are on now and end then (Unix ms).
+    pub quiet_until: Option<i64>,
 }
+
+/// The channels quiet hours hold (the bell records silently).
+pub const HELD_BY_QUIET_HOURS: [Channel; 6] = [
+    Channel::Popup,
+    Channel::Browser,
+    Channel::Slack,
+    Channel::Teams,
+    Channel::Mobile,
+    Channel::Email,
+];
 
 /// Plans one recipient. `decided` is updated where the plan defers a channel: an email
 /// fed into a digest or a thread's group becomes `scheduled`, with the reason.
@@ -220,46 +265,125 @@ fn sent_line(
         .find(|d| d.channel == channel && d.outcome == Outcome::Sent)
 }
 
+/// How a pop-up or browser notification that quiet hours held reaches the user when the
+/// window ends, judged by where they are then: a pop-up on the active tab, a browser
+/// notification when tabs are open but none is active, Web Push when no tab is open and
+/// a browser is subscribed; `Err` with the trace reason when there is no way.
+pub fn desktop_route(p: Presence, web_push: bool) -> Result<Route, &'static str> {
+    if p.active_tabs > 0 {
+        Ok(Route::Popup)
+    } else if p.open_tabs > 0 {
+        Ok(Route::Browser)
+    } else if web_push {
+        Ok(Route::WebPush)
+    } else {
+        Err("presence:no_open_tab")
+    }
+}
+
+/// Holds the interrupting channels and email until the quiet window ends: their lines
+/// become `scheduled` with the reason `quiet_hours` and the time, and the pop-up and
+/// browser notification are no longer asked of the open tabs. Whether any was held.
+fn hold_for_quiet_hours(decided: &mut RecipientDecision, until: i64) -> bool {
+    let mut held = false;
+    for d in decided
+        .decisions
+        .iter_mut()
+        .filter(|d| d.outcome == Outcome::Sent && HELD_BY_QUIET_HOURS.contains(&d.channel))
+    {
+        d.outcome = Outcome::Scheduled;
+        d.reason.push_str(";quiet_hours");
+        d.until = Some(until);
+        held = true;
+    }
+    held
+}
+
 fn notification(input: &PlanInput<'_>, decided: &mut RecipientDecision) -> NotificationPlan {
+    let quiet = input
+        .quiet_until
+        .filter(|_| !input.kind.mandatory)
+        .filter(|&until| hold_for_quiet_hours(decided, until))
+        .map(|until| BatchJoin {
+            kind: BatchKind::Quiet,
+            group_key: until.to_string(),
+            due_at: until,
+            max_items: i64::MAX,
+        });
+    let held = |c: Channel| {
+        quiet.is_some()
+            && decided
+                .decisions
+                .iter()
+                .any(|d| d.channel == c && d.outcome == Outcome::Scheduled && d.until.is_some())
+    };
+    let held_email = held(Channel::Email);
     let web_push = decided.web_push;
     let mut deliveries: Vec<(Route, DeliveryState)> = decided
         .decisions
         .iter()
-        .filter(|d| d.outcome == Outcome::Sent && d.channel != Channel::Email)
-        .map(|d| match d.channel {
-            Channel::Bell => (Route::Bell, DeliveryState::Delivered),
-            Channel::Browser if web_push => (Route::WebPush, DeliveryState::Pending),
-            Channel::Browser => (Route::Browser, DeliveryState::Sent),
-            Channel::Popup => (Route::Popup, DeliveryState::Sent),
-            Channel::Slack => (Route::Slack, DeliveryState::Pending),
-            Channel::Teams => (Route::Teams, DeliveryState::Pending),
-            Channel::Mobile => (Route::Mobile, DeliveryState::Pending),
-            Channel::Email => unreachable!("filtered out above"),
+        .filter(|d| d.channel != Channel::Email)
+        .filter_map(|d| match d.outcome {
+            Outcome::Sent => Some(match d.channel {
+                Channel::Bell => (Route::Bell, DeliveryState::Delivered),
+                Channel::Browser if web_push => (Route::WebPush, DeliveryState::Pending),
+                Channel::Browser => (Route::Browser, DeliveryState::Sent),
+                Channel::Popup => (Route::Popup, DeliveryState::Sent),
+                Channel::Slack => (Route::Slack, DeliveryState::Pending),
+                Channel::Teams => (Route::Teams, DeliveryState::Pending),
+                Channel::Mobile => (Route::Mobile, DeliveryState::Pending),
+                Channel::Email => unreachable!("filtered out above"),
+            }),
+            // Held: whether a tab is open is judged when the window ends.
+            Outcome::Scheduled if quiet.is_some() && d.until.is_some() => Some((
+                match d.channel {
+                    Channel::Popup => Route::Popup,
+                    Channel::Browser => Route::Browser,
+                    Channel::Slack => Route::Slack,
+                    Channel::Teams => Route::Teams,
+                    _ => Route::Mobile,
+                },
+                DeliveryState::Scheduled,
+            )),
+            _ => None,
         })
         .collect();
+    if quiet.is_some() {
+        // The bell records silently: no pop-up, no browser notification now.
+        decided.popup_sound = None;
+        decided.browser_wanted = false;
+        decided.web_push = false;
+    }
     let in_feed = decided.outcome(Channel::Bell) == Some(Outcome::Sent);
-    let email = sent_line(decided, Channel::Email).map(|line| match &input.kind.email_grouping {
-        Some(g) => {
-            line.outcome = Outcome::Scheduled;
-            line.reason.push_str(";grouped");
-            EmailWork::Group(BatchJoin {
-                kind: BatchKind::EmailGroup,
-                group_key: input.object_id.unwrap_or(input.event_id).to_string(),
-                due_at: input.now + i64::from(g.window_seconds) * 1000,
-                max_items: i64::from(g.max_items.max(1)),
-            })
-        }
-        None => EmailWork::Job,
-    });
+    let email = if held_email {
+        Some(EmailWork::Held)
+    } else {
+        sent_line(decided, Channel::Email).map(|line| match &input.kind.email_grouping {
+            Some(g) => {
+                line.outcome = Outcome::Scheduled;
+                line.reason.push_str(";grouped");
+                EmailWork::Group(BatchJoin {
+                    kind: BatchKind::EmailGroup,
+                    group_key: input.object_id.unwrap_or(input.event_id).to_string(),
+                    due_at: input.now + i64::from(g.window_seconds) * 1000,
+                    max_items: i64::from(g.max_items.max(1)),
+                })
+            }
+            None => EmailWork::Job,
+        })
+    };
     match &email {
         Some(EmailWork::Job) => deliveries.push((Route::Email, DeliveryState::Pending)),
-        Some(EmailWork::Group(_)) => deliveries.push((Route::Email, DeliveryState::Scheduled)),
+        Some(EmailWork::Group(_) | EmailWork::Held) => {
+            deliveries.push((Route::Email, DeliveryState::Scheduled))
+        }
         None => {}
     }
     NotificationPlan {
         deliveries,
         email,
         in_feed,
+        quiet,
     }
 }
 
@@ -292,6 +416,7 @@ mod tests {
                     Outcome::Skipped
                 },
                 reason: "preference:catalog".into(),
+                until: None,
             })
             .collect();
         RecipientDecision {
@@ -314,6 +439,7 @@ mod tests {
             event_id: "evt_1",
             firing: false,
             first_mention: true,
+            quiet_until: None,
         }
     }
 
@@ -467,8 +593,127 @@ mod tests {
     }
 
     #[test]
+    fn quiet_hours_hold_what_interrupts_and_the_bell_records_silently() {
+        let k = kind("crm.duplicate_found");
+        let until = input(k).now + 3_600_000;
+        let quiet = PlanInput {
+            quiet_until: Some(until),
+            ..input(k)
+        };
+        let mut d = decision(
+            &[
+                Channel::Bell,
+                Channel::Popup,
+                Channel::Browser,
+                Channel::Slack,
+                Channel::Mobile,
+                Channel::Email,
+            ],
+            false,
+        );
+        d.popup_sound = Some(Sound::default());
+        let n = plan(&quiet, &mut d).notification.unwrap();
+        assert!(n.in_feed);
+        assert_eq!(n.email, Some(EmailWork::Held));
+        assert_eq!(
+            n.deliveries,
+            vec![
+                (Route::Bell, DeliveryState::Delivered),
+                (Route::Popup, DeliveryState::Scheduled),
+                (Route::Browser, DeliveryState::Scheduled),
+                (Route::Slack, DeliveryState::Scheduled),
+                (Route::Mobile, DeliveryState::Scheduled),
+                (Route::Email, DeliveryState::Scheduled),
+            ]
+        );
+        assert_eq!(
+            n.quiet,
+            Some(BatchJoin {
+                kind: BatchKind::Quiet,
+                group_key: until.to_string(),
+                due_at: until,
+                max_items: i64::MAX,
+            })
+        );
+        // No pop-up, no sound, no browser notification now.
+        assert_eq!(d.popup_sound, None);
+        assert!(!d.browser_wanted);
+        for c in HELD_BY_QUIET_HOURS
+            .into_iter()
+            .filter(|c| *c != Channel::Teams)
+        {
+            let l = line(&d, c);
+            assert_eq!(l.outcome, Outcome::Scheduled, "{c:?}");
+            assert!(l.reason.ends_with(";quiet_hours"), "{}", l.reason);
+            assert_eq!(l.until, Some(until));
+        }
+        assert_eq!(line(&d, Channel::Bell).outcome, Outcome::Sent);
+        assert_eq!(line(&d, Channel::Bell).until, None);
+        assert_eq!(
+            line(&d, Channel::Teams).outcome,
+            Outcome::Skipped,
+            "not sent, not held"
+        );
+    }
+
+    #[test]
+    fn quiet_hours_hold_a_grouped_email_and_web_push_but_not_the_bell_alone() {
+        let k = kind("comments.activity");
+        let quiet = PlanInput {
+            quiet_until: Some(input(k).now + 60_000),
+            ..input(k)
+        };
+        let mut d = decision(&[Channel::Email, Channel::Browser], true);
+        let n = plan(&quiet, &mut d).notification.unwrap();
+        assert_eq!(n.email, Some(EmailWork::Held), "held, not grouped");
+        assert_eq!(
+            n.deliveries,
+            vec![
+                (Route::Browser, DeliveryState::Scheduled),
+                (Route::Email, DeliveryState::Scheduled),
+            ]
+        );
+        assert!(!d.web_push, "the window's end judges the tabs again");
+        // Only the bell: nothing is held, no quiet batch.
+        let mut bell = decision(&[Channel::Bell], false);
+        let n = plan(&quiet, &mut bell).notification.unwrap();
+        assert_eq!(n.quiet, None);
+        assert_eq!(n.deliveries, vec![(Route::Bell, DeliveryState::Delivered)]);
+    }
+
+    #[test]
+    fn held_desktop_notifications_go_where_the_user_is_when_the_window_ends() {
+        let p = |open_tabs, active_tabs| Presence {
+            open_tabs,
+            active_tabs,
+        };
+        assert_eq!(desktop_route(p(2, 1), true), Ok(Route::Popup));
+        assert_eq!(desktop_route(p(1, 0), true), Ok(Route::Browser));
+        assert_eq!(desktop_route(p(0, 0), true), Ok(Route::WebPush));
+        assert_eq!(desktop_route(p(0, 0), false), Err("presence:no_open_tab"));
+        for r in Route::ALL {
+            assert_eq!(Route::parse(r.as_str()), Some(r));
+        }
+    }
+
+    #[test]
+    fn mandatory_types_pierce_quiet_hours() {
+        let k = kind("account.billing");
+        assert!(k.mandatory);
+        let quiet = PlanInput {
+            quiet_until: Some(input(k).now + 60_000),
+            ..input(k)
+        };
+        let mut d = decision(&[Channel::Bell, Channel::Email], false);
+        let n = plan(&quiet, &mut d).notification.unwrap();
+        assert_eq!(n.quiet, None);
+        assert_eq!(n.email, Some(EmailWork::Job));
+        assert_eq!(line(&d, Channel::Email).outcome, Outcome::Sent);
+    }
+
+    #[test]
     fn batch_kinds_round_trip_their_names() {
-        for k in [BatchKind::Assign, BatchKind::EmailGroup, BatchKind::Digest] {
+        for k in BatchKind::ALL {
             assert_eq!(BatchKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(BatchKind::parse("weekly"), None);

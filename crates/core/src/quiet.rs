@@ -148,6 +148,43 @@ impl QuietHours {
     }
 }
 
+/// The title of what several held notifications become when quiet hours end, in the
+/// user's language (English unless Norwegian).
+pub fn summary_title(locale: &str, count: usize) -> String {
+    if is_norwegian(locale) {
+        format!("{count} varsler mens stille timer var på")
+    } else {
+        format!("{count} notifications while quiet hours were on")
+    }
+}
+
+/// The body of the summary: the newest titles first, at most `SUMMARY_LINES`, then how
+/// many more.
+pub fn summary_body(locale: &str, newest_first: &[&str]) -> String {
+    let mut lines: Vec<String> = newest_first
+        .iter()
+        .take(SUMMARY_LINES)
+        .map(|t| format!("• {t}"))
+        .collect();
+    let more = newest_first.len().saturating_sub(SUMMARY_LINES);
+    if more > 0 {
+        lines.push(if is_norwegian(locale) {
+            format!("… og {more} til")
+        } else {
+            format!("… and {more} more")
+        });
+    }
+    lines.join("\n")
+}
+
+/// How many titles a summary lists.
+pub const SUMMARY_LINES: usize = 5;
+
+fn is_norwegian(locale: &str) -> bool {
+    let lang = locale.split(['-', '_']).next().unwrap_or_default();
+    matches!(lang, "nb" | "nn" | "no")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,5 +373,23 @@ mod tests {
             Some((off, PrefSource::User))
         );
         assert_eq!(ctx(Some(none), None).quiet_hours(), None);
+    }
+
+    #[test]
+    fn a_summary_lists_the_newest_titles_in_the_users_language() {
+        assert_eq!(
+            summary_title("nb-NO", 3),
+            "3 varsler mens stille timer var på"
+        );
+        assert_eq!(
+            summary_title("en", 2),
+            "2 notifications while quiet hours were on"
+        );
+        let titles = ["g", "f", "e", "d", "c", "b", "a"];
+        let body = summary_body("en", &titles);
+        assert_eq!(body.lines().count(), SUMMARY_LINES + 1);
+        assert!(body.starts_with("• g\n"));
+        assert!(body.ends_with("… and 2 more"), "{body}");
+        assert_eq!(summary_body("nb", &titles[..2]), "• g\n• f");
     }
 }

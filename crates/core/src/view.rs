@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use crate::catalog::Catalog;
 use crate::model::{Tab, User};
 use crate::prefs::{Hidden, PrefContext, PrefLayer, PrefSource};
+use crate::quiet::QuietHours;
 use crate::sound::Sound;
 
 /// One checkbox: its effective value, where it came from, whether it is locked.
@@ -90,6 +91,24 @@ pub struct TabsView {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct PreferencesView {
     pub tabs: TabsView,
+    /// The quiet hours that apply: the user's, else the profile's, else the account's;
+    /// absent when no layer sets any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHoursView>,
+    /// The user's own timezone (a window without a timezone of its own uses it); absent in
+    /// account defaults and profiles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_timezone: Option<String>,
+}
+
+/// Quiet hours as they apply, with the layer they come from.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct QuietHoursView {
+    #[serde(flatten)]
+    pub hours: QuietHours,
+    /// Absent in account defaults and profiles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<PrefSource>,
 }
 
 /// Whether the view is a user's (with sources) or an admin layer's (without).
@@ -134,7 +153,17 @@ pub fn build_view(catalog: &Catalog, ctx: &PrefContext<'_>, of: ViewOf<'_>) -> P
         } => (slack_connected, teams_connected),
         ViewOf::Defaults => (false, false),
     };
+    let quiet_hours = ctx.quiet_hours().map(|(hours, source)| QuietHoursView {
+        hours: hours.clone(),
+        source: is_user.then_some(source),
+    });
+    let user_timezone = match of {
+        ViewOf::User { user, .. } => Some(user.timezone.clone()),
+        ViewOf::Defaults => None,
+    };
     PreferencesView {
+        quiet_hours,
+        user_timezone,
         tabs: TabsView {
             email: EmailTabView {
                 enabled: s.email,
@@ -266,6 +295,38 @@ pub struct TabsPatch {
 pub struct PreferencesPatch {
     #[serde(default)]
     pub tabs: TabsPatch,
+    /// Sets this layer's quiet hours as a whole; `null` removes them (the next layer's
+    /// apply); absent leaves them as they are.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<QuietHoursPatch>, nullable)]
+    pub quiet_hours: Option<Option<QuietHoursPatch>>,
+}
+
+/// Quiet hours in a patch: what [`QuietHours`] carries, plus the read-only `source` of a
+/// fetched document, ignored, so the document can be sent back as it is.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHoursPatch {
+    pub enabled: bool,
+    #[schema(value_type = String, example = "22:00")]
+    pub start: crate::quiet::ClockTime,
+    #[schema(value_type = String, example = "07:00")]
+    pub end: crate::quiet::ClockTime,
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub days: Vec<crate::quiet::Day>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    #[schema(read_only)]
+    pub source: Option<serde_json::Value>,
+}
+
+/// A field that may be absent (`None`), `null` (`Some(None)`) or set.
+fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A patch that cannot be applied, with the field it concerns.
@@ -414,6 +475,24 @@ pub fn apply_patch(
         if let Some(list) = list {
             apply_types(layer, catalog, tab, list, editor)?;
         }
+    }
+    if let Some(q) = &patch.quiet_hours {
+        layer.quiet_hours = match q {
+            None => None,
+            Some(q) => {
+                let hours = QuietHours {
+                    enabled: q.enabled,
+                    start: q.start,
+                    end: q.end,
+                    days: q.days.clone(),
+                    timezone: q.timezone.clone().filter(|t| !t.is_empty()),
+                };
+                if let Some(why) = hours.invalid() {
+                    return Err(err("quiet_hours".into(), why));
+                }
+                Some(hours)
+            }
+        };
     }
     Ok(())
 }

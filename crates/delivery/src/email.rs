@@ -11,7 +11,13 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 /// Email kinds with built-in templates.
-pub const KINDS: [&str; 4] = ["notification", "group", "digest", "defaults_changed"];
+pub const KINDS: [&str; 5] = [
+    "notification",
+    "group",
+    "quiet",
+    "digest",
+    "defaults_changed",
+];
 
 macro_rules! builtin {
     ($($locale:literal),*) => {
@@ -24,6 +30,9 @@ macro_rules! builtin {
                 (concat!($locale, "/group.subject"), include_str!(concat!("../templates/email/", $locale, "/group.subject"))),
                 (concat!($locale, "/group.txt"), include_str!(concat!("../templates/email/", $locale, "/group.txt"))),
                 (concat!($locale, "/group.html"), include_str!(concat!("../templates/email/", $locale, "/group.html"))),
+                (concat!($locale, "/quiet.subject"), include_str!(concat!("../templates/email/", $locale, "/quiet.subject"))),
+                (concat!($locale, "/quiet.txt"), include_str!(concat!("../templates/email/", $locale, "/quiet.txt"))),
+                (concat!($locale, "/quiet.html"), include_str!(concat!("../templates/email/", $locale, "/quiet.html"))),
                 (concat!($locale, "/digest.subject"), include_str!(concat!("../templates/email/", $locale, "/digest.subject"))),
                 (concat!($locale, "/digest.txt"), include_str!(concat!("../templates/email/", $locale, "/digest.txt"))),
                 (concat!($locale, "/digest.html"), include_str!(concat!("../templates/email/", $locale, "/digest.html"))),

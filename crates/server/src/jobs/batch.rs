@@ -24,12 +24,12 @@ pub struct BatchJob {
 impl JobRun for BatchJob {
     const KIND: JobKind = JobKind::Batch;
 
-    async fn run(&self, state: &AppState, _job: &Job, _fx: &mut Effects) -> Result<(), JobError> {
-        fire(state, &self.batch_id).await
+    async fn run(&self, state: &AppState, _job: &Job, fx: &mut Effects) -> Result<(), JobError> {
+        fire(state, &self.batch_id, fx).await
     }
 }
 
-async fn fire(state: &AppState, id: &str) -> Result<(), JobError> {
+async fn fire(state: &AppState, id: &str, fx: &mut Effects) -> Result<(), JobError> {
     // Sealed first: an event joining at this moment (on any node) either commits its item
     // before the seal, and is read below, or finds the batch sealed and opens the next one.
     state.store.seal_batch(id).await?;
@@ -91,6 +91,7 @@ async fn fire(state: &AppState, id: &str) -> Result<(), JobError> {
                 event_id: &last_event,
                 firing: true,
                 first_mention: true,
+                quiet_until: account.quiet_until(user, own, now),
             };
             let planned = plan_for(&input, decided);
             let subject = Subject {
@@ -119,11 +120,15 @@ async fn fire(state: &AppState, id: &str) -> Result<(), JobError> {
                 .iter()
                 .filter_map(|i| i.item["notification_id"].as_str().map(str::to_string))
                 .collect();
-            work.jobs.push(EmailJob::Notifications { ids }.job(
-                &b.account_id,
-                format!("email:batch:{}", b.id),
-                now,
-            ));
+            work.jobs
+                .push(EmailJob::Notifications { ids, held: false }.job(
+                    &b.account_id,
+                    format!("email:batch:{}", b.id),
+                    now,
+                ));
+        }
+        Some(BatchKind::Quiet) if !live.is_empty() => {
+            super::quiet::release(state, &b, &live, &mut work, fx).await?;
         }
         Some(BatchKind::Digest) if !live.is_empty() => {
             work.jobs.push(

@@ -20,8 +20,13 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "email", rename_all = "snake_case")]
 pub enum EmailJob {
-    /// One notification, or several replies of one thread (grouped).
-    Notifications { ids: Vec<String> },
+    /// One notification, or several replies of one thread (grouped), or what quiet hours
+    /// held (`held`: several are one summary of the night).
+    Notifications {
+        ids: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        held: bool,
+    },
     /// The weekly summary of a digest batch.
     Digest { batch_id: String },
     /// The account defaults changed what this user receives.
@@ -60,14 +65,16 @@ async fn user(state: &AppState, account: &str, id: &str) -> Result<Option<User>,
 /// The key of the delivery that carries the cap flag and the Message-ID.
 fn delivery_key(job: &Job, e: &EmailJob) -> String {
     match e {
-        EmailJob::Notifications { ids } => ids.first().cloned().unwrap_or_else(|| job.id.clone()),
+        EmailJob::Notifications { ids, .. } => {
+            ids.first().cloned().unwrap_or_else(|| job.id.clone())
+        }
         _ => job.id.clone(),
     }
 }
 
 fn notification_ids(e: &EmailJob) -> Vec<String> {
     match e {
-        EmailJob::Notifications { ids } => ids.clone(),
+        EmailJob::Notifications { ids, .. } => ids.clone(),
         _ => Vec::new(),
     }
 }
@@ -95,7 +102,7 @@ impl JobRun for EmailJob {
 
     fn about(&self) -> (Option<&str>, Option<&str>) {
         match self {
-            EmailJob::Notifications { ids } => (ids.first().map(String::as_str), Some("email")),
+            EmailJob::Notifications { ids, .. } => (ids.first().map(String::as_str), Some("email")),
             _ => (None, Some("email")),
         }
     }
@@ -120,7 +127,7 @@ impl JobRun for EmailJob {
 
 async fn send(state: &AppState, job: &Job, e: &EmailJob, fx: &mut Effects) -> Result<(), JobError> {
     let (to, type_id, kinds, mut ctx) = match e {
-        EmailJob::Notifications { ids } => {
+        EmailJob::Notifications { ids, held } => {
             let mut items: Vec<FeedItem> = Vec::new();
             for id in ids {
                 if let Some(n) = state.store.notification(id).await? {
@@ -139,7 +146,9 @@ async fn send(state: &AppState, job: &Job, e: &EmailJob, fx: &mut Effects) -> Re
                 "items": items.iter().map(|i| serde_json::json!({"title": i.title, "body": i.body, "url": i.url})).collect::<Vec<_>>(),
                 "recipient": {"name": u.name},
             });
-            let kinds: Vec<String> = if items.len() > 1 {
+            let kinds: Vec<String> = if items.len() > 1 && *held {
+                vec!["quiet".into()]
+            } else if items.len() > 1 {
                 vec!["group".into()]
             } else {
                 vec![first.kind.clone(), "notification".into()]

@@ -281,6 +281,7 @@ fn skipped_everywhere(reason: &str) -> Vec<varsel_core::Decision> {
                     channel,
                     outcome: Outcome::Skipped,
                     reason: reason.to_string(),
+                    until: None,
                 })
         })
         .collect()
@@ -397,6 +398,7 @@ async fn process_event(
             event_id: &ev.id,
             firing: false,
             first_mention,
+            quiet_until: account.quiet_until(user, own, now),
         };
         let planned = plan_for(&input, decided);
         let subject = Subject {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use varsel_core::TypeDef;
 use varsel_core::decide::{Connections, EventFacts, RecipientDecision, RecipientFacts, decide};
 use varsel_core::model::{ObjectRef, User};
-use varsel_core::plan::{BatchJoin, EmailWork, PlanInput, RecipientPlan};
+use varsel_core::plan::{BatchJoin, BatchKind, DeliveryState, EmailWork, PlanInput, RecipientPlan};
 use varsel_core::prefs::{PrefContext, PrefLayer, profile_for};
 use varsel_core::render::{Person, RenderContext};
 use varsel_store::{Account, BatchAdd, BatchOp, NewJob, NewNotification, ProcessedBatch, Profile};
@@ -71,6 +71,13 @@ pub async fn load_channels(
 }
 
 impl AccountFacts {
+    /// When the user's quiet hours (theirs, their profile's or the account's) are on at
+    /// `now`, the window's end (Unix ms).
+    pub fn quiet_until(&self, user: &User, own: &PrefLayer, now: i64) -> Option<i64> {
+        let (hours, _) = self.prefs(user, own).quiet_hours()?;
+        hours.until(&user.timezone, now)
+    }
+
     /// The preference context of a user of this account (user, profile, account layers).
     pub fn prefs<'a>(&'a self, user: &'a User, own: &'a PrefLayer) -> PrefContext<'a> {
         let allowed = self.account.tier.allows_defaults();
@@ -210,7 +217,12 @@ pub fn write_plan(
             kind: join.kind,
             account_id: user.account_id.clone(),
             user_id: user.id.clone(),
-            type_id: s.kind.id.clone(),
+            // One quiet batch per user and window, whatever the types in it.
+            type_id: if join.kind == BatchKind::Quiet {
+                String::new()
+            } else {
+                s.kind.id.clone()
+            },
             group_key: join.group_key.clone(),
             event_id: s.event_id.to_string(),
             object_id: s.object_id().map(str::to_string),
@@ -250,7 +262,11 @@ pub fn write_plan(
     };
     let text = state.renderer.render(&s.kind.id, &user.locale, &ctx);
     let id = format!("ntf_{}", ulid::Ulid::new());
-    for (route, _) in n.deliveries.iter().filter(|(r, _)| r.is_job()) {
+    for (route, _) in n
+        .deliveries
+        .iter()
+        .filter(|(r, st)| r.is_job() && *st == DeliveryState::Pending)
+    {
         batch.jobs.push(crate::jobs::deliver::DeliverJob::job(
             &user.account_id,
             &id,
@@ -263,13 +279,23 @@ pub fn write_plan(
         Some(EmailWork::Job) => batch.jobs.push(
             EmailJob::Notifications {
                 ids: vec![id.clone()],
+                held: false,
             }
             .job(&user.account_id, format!("email:{id}"), now),
         ),
         Some(EmailWork::Group(join)) => batch
             .batch_ops
             .push(add(join, serde_json::json!({ "notification_id": id }))),
-        None => {}
+        Some(EmailWork::Held) | None => {}
+    }
+    if let Some(join) = &n.quiet {
+        let item = crate::jobs::quiet::HeldItem {
+            notification_id: id.clone(),
+            sound: decided.sound.as_str().to_string(),
+        };
+        batch
+            .batch_ops
+            .push(add(join, serde_json::to_value(item).unwrap_or_default()));
     }
     for e in linked_events {
         batch.links.push((e.clone(), id.clone()));

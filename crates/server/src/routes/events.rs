@@ -399,6 +399,10 @@ pub struct TraceLine {
     /// `sending`, `sent`, `delivered`, `dropped`, `failed`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery: Option<String>,
+    /// Held by quiet hours (reason `…;quiet_hours`): when the window ends and the channel
+    /// is sent (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -461,6 +465,7 @@ pub async fn get_trace(
                     outcome,
                     reason,
                     delivery: found.map(|x| x.state.clone()),
+                    until: d.until.map(crate::clock::rfc3339),
                 }
             })
         })

@@ -18,6 +18,7 @@ mod links;
 mod openapi;
 mod precedence;
 mod prefs;
+mod quiet;
 mod rules;
 mod scheduler;
 mod stream;

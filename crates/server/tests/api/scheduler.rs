@@ -15,7 +15,15 @@ pub const START_MS: i64 = 1_795_608_000_000;
 pub async fn scheduled_app(
     configure: impl FnOnce(&mut varsel_server::config::Config),
 ) -> (TestApp, ManualClock) {
-    let clock = ManualClock::new(START_MS);
+    scheduled_app_at(START_MS, configure).await
+}
+
+/// A scheduled app whose clock starts at `start_ms`.
+pub async fn scheduled_app_at(
+    start_ms: i64,
+    configure: impl FnOnce(&mut varsel_server::config::Config),
+) -> (TestApp, ManualClock) {
+    let clock = ManualClock::new(start_ms);
     let app = TestApp::spawn_with(
         |c| {
             c.job_retry_base_seconds = 1.0;
