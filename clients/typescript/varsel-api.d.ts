@@ -502,6 +502,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/feed/{id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_members"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/feed/{id}/read": {
         parameters: {
             query?: never;
@@ -923,6 +939,11 @@ export interface components {
         /** @description One item of the bell feed. */
         FeedItemDto: {
             actor_id?: string | null;
+            /**
+             * @description A grouped item's people, newest first (`GET /v1/me/feed/{id}/members` lists what
+             *     each said); absent on items that group nothing.
+             */
+            actor_ids?: string[];
             /** @description Set on archived items (`GET /v1/me/feed?archived=true`). */
             archived_at?: string | null;
             body: string;
@@ -984,9 +1005,22 @@ export interface components {
             /** @description `en`, `nb`, … The host's next `PUT` of the user sets it again. */
             locale?: string | null;
         };
+        /** @description One notification of a grouped bell item, as it read on its own. */
+        MemberDto: {
+            actor_id?: string | null;
+            body: string;
+            /** @description RFC 3339. */
+            created_at: string;
+            event_id: string;
+            title: string;
+        };
         MemberIn: {
             primary?: boolean;
             user_id: string;
+        };
+        MembersOut: {
+            /** @description Newest first; empty for an item that groups nothing. */
+            members: components["schemas"]["MemberDto"][];
         };
         MobileTabPatch: {
             enabled?: boolean | null;
@@ -4004,6 +4038,80 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description `invalid_path`: a path segment is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: missing or invalid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the wrong kind of credential, or missing rights */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_id`: a host id in the path is not 1–128 characters of [A-Za-z0-9._:@-] */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many failed authentications from this address (see `Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_members: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembersOut"];
+                };
             };
             /** @description `invalid_path`: a path segment is malformed */
             400: {

@@ -16,6 +16,8 @@ pub struct RenderContext<'a> {
     pub objects: Vec<&'a ObjectRef>,
     pub data: Option<&'a serde_json::Value>,
     pub count: u32,
+    /// A grouped bell item: how many other people than `actor` it gathers.
+    pub others: u32,
     pub recipient: Person<'a>,
 }
 
@@ -80,7 +82,7 @@ impl Renderer {
         type_id: &str,
         field: &str,
         locale: &str,
-        ctx: &RenderContext<'_>,
+        ctx: &impl Serialize,
     ) -> Option<String> {
         let tmpl = self
             .env
@@ -95,6 +97,12 @@ impl Renderer {
 
     /// Renders a type's title and body. Never fails: a broken template yields the type id.
     pub fn render(&self, type_id: &str, locale: &str, ctx: &RenderContext<'_>) -> Rendered {
+        self.render_any(type_id, locale, ctx)
+    }
+
+    /// [`Renderer::render`] with the variables in any serializable form (a grouped bell
+    /// item is rendered again from its first notification's variables, as JSON).
+    pub fn render_any(&self, type_id: &str, locale: &str, ctx: &impl Serialize) -> Rendered {
         Rendered {
             title: self
                 .one(type_id, "title", locale, ctx)

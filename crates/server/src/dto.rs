@@ -30,6 +30,10 @@ pub struct FeedItemDto {
     pub archived_at: Option<String>,
     /// Set on snoozed items: when they come back.
     pub snoozed_until: Option<String>,
+    /// A grouped item's people, newest first (`GET /v1/me/feed/{id}/members` lists what
+    /// each said); absent on items that group nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actor_ids: Vec<String>,
 }
 
 impl From<&FeedItem> for FeedItemDto {
@@ -49,6 +53,7 @@ impl From<&FeedItem> for FeedItemDto {
             read_at: i.read_at.map(rfc3339),
             archived_at: i.archived_at.map(rfc3339),
             snoozed_until: i.snoozed_until.map(rfc3339),
+            actor_ids: i.actor_ids.clone(),
         }
     }
 }

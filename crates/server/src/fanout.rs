@@ -16,10 +16,16 @@ pub async fn push(state: &AppState, items: &[varsel_store::FeedItem]) {
     push_local(state, items).await;
     if let Some(bus) = &state.bus {
         let ids = items.iter().map(|i| i.id.clone()).collect();
+        let updated = items
+            .iter()
+            .filter(|i| i.updated)
+            .map(|i| i.id.clone())
+            .collect();
         if let Err(e) = bus
             .publish(&BusMsg::Feed {
                 origin: state.node_id.clone(),
                 ids,
+                updated,
             })
             .await
         {
@@ -75,8 +81,13 @@ pub async fn follow_bus(state: AppState, mut rx: mpsc::Receiver<BusMsg>) {
                     }
                 }
             }
-            BusMsg::Feed { ids, .. } => match state.store.feed_by_ids(&ids).await {
-                Ok(items) => push_local(&state, &items).await,
+            BusMsg::Feed { ids, updated, .. } => match state.store.feed_by_ids(&ids).await {
+                Ok(mut items) => {
+                    for i in &mut items {
+                        i.updated = updated.contains(&i.id);
+                    }
+                    push_local(&state, &items).await
+                }
                 Err(e) => tracing::warn!(error = %e, "loading feed items from another node failed"),
             },
             presence @ (BusMsg::Presence { .. }

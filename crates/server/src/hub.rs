@@ -21,6 +21,8 @@ pub enum StreamMsg {
     Notification {
         seq: i64,
         item: Box<NotificationFrame>,
+        /// A grouped item updated in place (`notification_updated`).
+        updated: bool,
     },
     UnreadCount(i64),
     /// An item left or rejoined the list on another tab (`feed_changed`).
@@ -333,6 +335,7 @@ impl Hub {
                     .try_send(StreamMsg::Notification {
                         seq: item.seq,
                         item: Box::new(frame),
+                        updated: item.updated,
                     })
                     .is_err()
                 {

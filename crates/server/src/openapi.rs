@@ -216,6 +216,7 @@ impl Modify for Constraints {
         events::post_event, events::post_batch, events::get_trace,
         feed::get_feed, feed::get_unread, feed::post_read, feed::post_read_all, feed::post_seen,
         feed::post_archive, feed::post_unarchive, feed::post_snooze, feed::delete_snooze,
+        feed::get_members,
         stream::get_stream, stream::post_presence, stream::get_presence,
         prefs::get_prefs, prefs::patch_prefs, prefs::turn_off_all, prefs::reset, prefs::dont_show, prefs::mute,
         admin::get_defaults, admin::put_defaults, admin::patch_defaults, admin::list_profiles, admin::create_profile,

@@ -19,8 +19,15 @@ const PRESENCE_BYTES: usize = 6_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BusMsg {
-    /// New feed items (notification ids) to push to open streams.
-    Feed { origin: String, ids: Vec<String> },
+    /// New feed items (notification ids) to push to open streams; `updated` lists those
+    /// that are grouped items updated in place (an older node ignores it and pushes them
+    /// as new, which the bell also takes).
+    Feed {
+        origin: String,
+        ids: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        updated: Vec<String>,
+    },
     /// A user's unread count changed (read, read-all), and with `changed`, an item left
     /// or rejoined the list (archive, unarchive, snooze).
     Unread {
@@ -134,11 +141,20 @@ impl PgBus {
 impl Bus for PgBus {
     async fn publish(&self, msg: &BusMsg) -> crate::Result<()> {
         match msg {
-            BusMsg::Feed { origin, ids } if ids.len() > IDS_PER_MESSAGE => {
+            BusMsg::Feed {
+                origin,
+                ids,
+                updated,
+            } if ids.len() > IDS_PER_MESSAGE => {
                 for chunk in ids.chunks(IDS_PER_MESSAGE) {
                     self.notify(&BusMsg::Feed {
                         origin: origin.clone(),
                         ids: chunk.to_vec(),
+                        updated: updated
+                            .iter()
+                            .filter(|u| chunk.contains(u))
+                            .cloned()
+                            .collect(),
                     })
                     .await?;
                 }

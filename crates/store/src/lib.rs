@@ -18,6 +18,7 @@ pub mod jobs;
 mod postgres;
 mod shared;
 mod shared_channels;
+mod shared_groups;
 mod shared_jobs;
 mod shared_user;
 mod sqlite;
@@ -195,6 +196,8 @@ pub struct NewNotification {
     pub created_at: i64,
     /// Channel → initial delivery state (`delivered`, `pending`, `scheduled`).
     pub deliveries: Vec<(String, String)>,
+    /// A grouped bell item's people, newest first (empty otherwise).
+    pub actor_ids: Vec<String>,
 }
 
 /// The decisions for one (event, user).
@@ -223,7 +226,88 @@ pub struct ProcessedBatch {
     pub links: Vec<(String, String)>,
     /// (batch id, new state): batches this work fired.
     pub close_batches: Vec<(String, String)>,
+    /// Grouped bell items opened or updated, in order.
+    pub bell_groups: Vec<BellGroupOp>,
+    /// What each grouped notification said, under its group's item.
+    pub members: Vec<NewMember>,
+    /// New bell items of types that group, planned but not yet resolved into
+    /// `bell_groups` (the processor does that against the stored groups before writing).
+    pub bell_candidates: Vec<BellCandidate>,
     pub processed_at: i64,
+}
+
+/// A new bell item of a type that groups, before it is known whether it opens a group or
+/// joins one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BellCandidate {
+    pub notification_id: String,
+    pub account_id: String,
+    pub user_id: String,
+    /// The type and the object: `<type>:<object id>`.
+    pub group_key: String,
+    pub window_ms: i64,
+    pub event_id: String,
+    pub actor_id: Option<String>,
+    pub kind: String,
+    pub locale: String,
+    /// The template variables the item was rendered with (`count` and `others` change).
+    pub vars: serde_json::Value,
+}
+
+/// A change to a grouped bell item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BellGroupOp {
+    /// `notification_id`, new in this batch, opens the group of (account, user, key)
+    /// until `until`. `replaces` is the group's item planning saw and could not join
+    /// (its window over, archived or snoozed); `None` when it saw none. Another node
+    /// having opened or replaced the group since is a [`StoreError::Conflict`].
+    Open {
+        account_id: String,
+        user_id: String,
+        group_key: String,
+        notification_id: String,
+        until: i64,
+        replaces: Option<String>,
+    },
+    /// The open item `notification_id`, read with `expect_count`, gathers the new
+    /// notifications `carriers` (kept out of the list, they carry the other channels'
+    /// deliveries): its count, actors and text change, and it is unread at the top
+    /// again. A count changed since is a [`StoreError::Conflict`].
+    Join {
+        notification_id: String,
+        expect_count: i64,
+        count: i64,
+        actor_ids: Vec<String>,
+        title: String,
+        body: String,
+        carriers: Vec<String>,
+    },
+}
+
+/// One notification of a grouped bell item, as it would have read on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMember {
+    /// The group's item.
+    pub notification_id: String,
+    pub event_id: String,
+    pub actor_id: Option<String>,
+    pub title: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+/// A grouped bell item's group as planning reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BellGroup {
+    pub account_id: String,
+    pub user_id: String,
+    pub group_key: String,
+    pub notification_id: String,
+    pub until: i64,
+    pub count: i64,
+    pub actor_ids: Vec<String>,
+    /// The window is open and the item is in the list (not archived or snoozed).
+    pub joinable: bool,
 }
 
 impl ProcessedBatch {
@@ -237,6 +321,9 @@ impl ProcessedBatch {
         self.batch_ops.append(&mut other.batch_ops);
         self.links.append(&mut other.links);
         self.close_batches.append(&mut other.close_batches);
+        self.bell_groups.append(&mut other.bell_groups);
+        self.members.append(&mut other.members);
+        self.bell_candidates.append(&mut other.bell_candidates);
     }
 }
 
@@ -264,6 +351,10 @@ pub struct FeedItem {
     pub archived_at: Option<i64>,
     /// Hidden until then (Unix ms); back unread at the top when it passes.
     pub snoozed_until: Option<i64>,
+    /// A grouped item's people, newest first (empty otherwise).
+    pub actor_ids: Vec<String>,
+    /// Written as an update of a grouped item (not read from storage).
+    pub updated: bool,
 }
 
 /// Which of a user's bell items a feed page lists. The default is the bell's list: items
@@ -381,6 +472,14 @@ pub trait UserStore: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<FeedItem>>;
     async fn feed_by_ids(&self, ids: &[String]) -> Result<Vec<FeedItem>>;
+    /// The groups of (account, user, group key) `keys`, with their items' count and actors.
+    async fn bell_groups(
+        &self,
+        keys: &[(String, String, String)],
+        now: i64,
+    ) -> Result<Vec<BellGroup>>;
+    /// The notifications grouped into a user's item, newest first.
+    async fn members(&self, account: &str, user: &str, id: &str) -> Result<Vec<NewMember>>;
     async fn unread_count(&self, account: &str, user: &str) -> Result<i64>;
     async fn unread_counts(&self, account: &str, users: &[String]) -> Result<HashMap<String, i64>>;
     /// Returns false when the item does not exist for this user.

@@ -39,7 +39,7 @@ pub(crate) fn tier(s: &str) -> varsel_core::model::Tier {
 pub(crate) const LISTED: &str = " AND in_feed AND archived_at IS NULL AND snoozed_until IS NULL";
 
 pub(crate) const FEED_COLS: &str = "seq, id, account_id, user_id, type, section, title, body, url, count, actor_id, \
-     popup_sound, browser, in_feed, created_at, seen_at, read_at, archived_at, snoozed_until";
+     popup_sound, browser, in_feed, created_at, seen_at, read_at, archived_at, snoozed_until, actor_ids";
 
 macro_rules! impl_store {
     ($store:ty, $db:ty) => {
@@ -129,6 +129,11 @@ macro_rules! impl_store {
                 read_at: r.try_get("read_at")?,
                 archived_at: r.try_get("archived_at")?,
                 snoozed_until: r.try_get("snoozed_until")?,
+                actor_ids: match r.try_get::<Option<String>, _>("actor_ids")? {
+                    Some(s) => serde_json::from_str(&s)?,
+                    None => Vec::new(),
+                },
+                updated: false,
             })
         }
 
@@ -486,7 +491,7 @@ macro_rules! impl_store {
                     let chunk = &batch.notifications[run];
                     let mut q = QueryBuilder::<$db>::new(
                         "INSERT INTO notifications (id, account_id, user_id, dedupe_key, event_id, type, section, \
-                         title, body, url, count, actor_id, popup_sound, browser, in_feed, created_at) ",
+                         title, body, url, count, actor_id, popup_sound, browser, in_feed, created_at, actor_ids) ",
                     );
                     q.push_values(chunk, |mut b, n| {
                         b.push_bind(n.id.clone())
@@ -504,7 +509,8 @@ macro_rules! impl_store {
                             .push_bind(n.popup_sound.clone())
                             .push_bind(n.browser)
                             .push_bind(n.in_feed)
-                            .push_bind(n.created_at);
+                            .push_bind(n.created_at)
+                            .push_bind((!n.actor_ids.is_empty()).then(|| json(&n.actor_ids)));
                     });
                     q.push(" ON CONFLICT (account_id, user_id, dedupe_key) DO NOTHING RETURNING seq, id");
                     for r in q.build().fetch_all(&mut *tx).await? {
@@ -535,9 +541,13 @@ macro_rules! impl_store {
                             read_at: None,
                             archived_at: None,
                             snoozed_until: None,
+                            actor_ids: n.actor_ids.clone(),
+                            updated: false,
                         })
                     })
                     .collect();
+                let updated = $crate::shared_groups::write_groups!($db, tx, batch, &seqs);
+                inserted.extend(updated);
                 inserted.sort_by_key(|i| i.seq);
                 let fresh: std::collections::HashSet<&str> = inserted.iter().map(|i| i.id.as_str()).collect();
                 let deliveries: Vec<(&str, &str, &str)> = batch

@@ -65,6 +65,65 @@ macro_rules! impl_user_store {
                 Ok(out)
             }
 
+            async fn bell_groups(&self, keys: &[(String, String, String)], now: i64) -> Result<Vec<$crate::BellGroup>> {
+                let mut out = Vec::new();
+                for chunk in keys.chunks(CHUNK / 3) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "SELECT g.account_id, g.user_id, g.group_key, g.notification_id, g.until_at, \
+                         n.count, n.actor_ids, n.archived_at, n.snoozed_until \
+                         FROM bell_groups g JOIN notifications n ON n.id = g.notification_id \
+                         WHERE (g.account_id, g.user_id, g.group_key) IN ",
+                    );
+                    q.push_tuples(chunk, |mut b, (a, u, k)| {
+                        b.push_bind(a.clone()).push_bind(u.clone()).push_bind(k.clone());
+                    });
+                    for r in q.build().fetch_all(self.reader()).await? {
+                        let until: i64 = r.try_get("until_at")?;
+                        let archived: Option<i64> = r.try_get("archived_at")?;
+                        let snoozed: Option<i64> = r.try_get("snoozed_until")?;
+                        out.push($crate::BellGroup {
+                            account_id: r.try_get("account_id")?,
+                            user_id: r.try_get("user_id")?,
+                            group_key: r.try_get("group_key")?,
+                            notification_id: r.try_get("notification_id")?,
+                            until,
+                            count: r.try_get("count")?,
+                            actor_ids: match r.try_get::<Option<String>, _>("actor_ids")? {
+                                Some(s) => serde_json::from_str(&s)?,
+                                None => Vec::new(),
+                            },
+                            joinable: until > now && archived.is_none() && snoozed.is_none(),
+                        });
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn members(&self, account: &str, user: &str, id: &str) -> Result<Vec<$crate::NewMember>> {
+                let rows = sqlx::query(
+                    "SELECT m.* FROM notification_members m JOIN notifications n ON n.id = m.notification_id \
+                     WHERE n.account_id = $1 AND n.user_id = $2 AND m.notification_id = $3 \
+                     ORDER BY m.created_at DESC, m.event_id DESC",
+                )
+                .bind(account.to_string())
+                .bind(user.to_string())
+                .bind(id.to_string())
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::NewMember {
+                            notification_id: r.try_get("notification_id")?,
+                            event_id: r.try_get("event_id")?,
+                            actor_id: r.try_get("actor_id")?,
+                            title: r.try_get("title")?,
+                            body: r.try_get("body")?,
+                            created_at: r.try_get("created_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
             async fn unread_count(&self, account: &str, user: &str) -> Result<i64> {
                 let r = sqlx::query(
                     "SELECT COUNT(*) AS n FROM notifications \

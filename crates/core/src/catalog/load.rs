@@ -57,6 +57,8 @@ struct RawType {
     #[serde(default)]
     email_grouping: Option<EmailGrouping>,
     #[serde(default)]
+    bell_grouping: Option<BellGrouping>,
+    #[serde(default)]
     digest: Option<Spanned<Digest>>,
     #[serde(default)]
     sound: Option<Spanned<String>>,
@@ -395,6 +397,7 @@ fn build_type(
         first_mention_only: rt.first_mention_only,
         batch: rt.batch,
         email_grouping: rt.email_grouping,
+        bell_grouping: rt.bell_grouping,
         digest: rt.digest.map(Spanned::into_inner),
         sound,
     })

@@ -64,6 +64,14 @@ pub struct EmailGrouping {
     pub max_items: u32,
 }
 
+/// Grouped bell items: notifications of the type on one object within the window (from
+/// the group's first) update one bell item instead of adding one each.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BellGrouping {
+    pub window_seconds: u32,
+}
+
 /// A scheduled summary the type feeds instead of immediate email (digests).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -106,6 +114,7 @@ pub struct TypeDef {
     pub first_mention_only: bool,
     pub batch: Option<Batching>,
     pub email_grouping: Option<EmailGrouping>,
+    pub bell_grouping: Option<BellGrouping>,
     pub digest: Option<Digest>,
     /// The type's own default pop-up sound, if it has one.
     pub sound: Option<Sound>,

@@ -141,6 +141,7 @@ async fn fire(state: &AppState, id: &str, fx: &mut Effects) -> Result<(), JobErr
         _ => {}
     }
     work.close_batches.push((b.id.clone(), state_after.into()));
+    crate::processor::groups::resolve(state, &mut work).await?;
     let fresh = state.store.complete_events(&work).await?;
     if !work.jobs.is_empty() {
         state.jobs_wake.notify_one();

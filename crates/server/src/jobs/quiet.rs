@@ -227,6 +227,7 @@ pub async fn release(
             in_feed: false,
             created_at: now,
             deliveries: out,
+            actor_ids: Vec::new(),
         });
     }
     Ok(())

@@ -6,6 +6,7 @@
 //! means it is processed again; notifications are unique per (user, event), so a
 //! reprocessed event never shows twice in a feed.
 
+pub mod groups;
 pub mod shared;
 
 use std::collections::{HashMap, HashSet};
@@ -147,6 +148,7 @@ async fn plan_batch(
             }
         }
     }
+    groups::resolve(state, &mut batch).await?;
     Ok(batch)
 }
 

@@ -255,6 +255,7 @@ pub fn write_plan(
         objects: s.objects.clone(),
         data: s.data,
         count: s.count,
+        others: 0,
         recipient: Person {
             id: &user.id,
             name: Some(&user.name),
@@ -300,6 +301,20 @@ pub fn write_plan(
     for e in linked_events {
         batch.links.push((e.clone(), id.clone()));
     }
+    if let (Some(g), Some(object), true) = (&s.kind.bell_grouping, s.object_id(), n.in_feed) {
+        batch.bell_candidates.push(varsel_store::BellCandidate {
+            notification_id: id.clone(),
+            account_id: user.account_id.clone(),
+            user_id: user.id.clone(),
+            group_key: format!("{}:{object}", s.kind.id),
+            window_ms: i64::from(g.window_seconds) * 1000,
+            event_id: s.event_id.to_string(),
+            actor_id: s.actor_id.map(str::to_string),
+            kind: s.kind.id.clone(),
+            locale: user.locale.clone(),
+            vars: serde_json::to_value(&ctx).unwrap_or_default(),
+        });
+    }
     batch.notifications.push(NewNotification {
         id,
         account_id: user.account_id.clone(),
@@ -317,6 +332,7 @@ pub fn write_plan(
         browser: decided.browser_wanted,
         in_feed: n.in_feed,
         created_at: now,
+        actor_ids: Vec::new(),
         deliveries: n
             .deliveries
             .iter()

@@ -315,3 +315,53 @@ pub async fn delete_snooze(
     }
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// One notification of a grouped bell item, as it read on its own.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct MemberDto {
+    pub event_id: String,
+    pub actor_id: Option<String>,
+    pub title: String,
+    pub body: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct MembersOut {
+    /// Newest first; empty for an item that groups nothing.
+    pub members: Vec<MemberDto>,
+}
+
+#[utoipa::path(get, path = "/v1/me/feed/{id}/members", tag = "feed", security(("user_token" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = MembersOut), (status = 404, body = ErrorBody)))]
+pub async fn get_members(
+    State(state): State<AppState>,
+    me: UserAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<MembersOut>> {
+    let mine = state
+        .store
+        .feed_by_ids(std::slice::from_ref(&id))
+        .await?
+        .into_iter()
+        .any(|i| i.account_id == me.account && i.user_id == me.user && i.in_feed);
+    if !mine {
+        return Err(ApiError::not_found("notification"));
+    }
+    let members = state
+        .store
+        .members(&me.account, &me.user, &id)
+        .await?
+        .into_iter()
+        .map(|m| MemberDto {
+            event_id: m.event_id,
+            actor_id: m.actor_id,
+            title: m.title,
+            body: m.body,
+            created_at: crate::clock::rfc3339(m.created_at),
+        })
+        .collect();
+    Ok(Json(MembersOut { members }))
+}

@@ -98,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me/feed/seen", post(feed::post_seen))
         .route("/v1/me/feed/{id}/read", post(feed::post_read))
         .route("/v1/me/feed/{id}/archive", post(feed::post_archive))
+        .route("/v1/me/feed/{id}/members", get(feed::get_members))
         .route("/v1/me/feed/{id}/unarchive", post(feed::post_unarchive))
         .route(
             "/v1/me/feed/{id}/snooze",

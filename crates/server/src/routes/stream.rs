@@ -46,8 +46,12 @@ fn tab_id_ok(tab: &str) -> bool {
 
 fn frame(msg: StreamMsg) -> Event {
     match msg {
-        StreamMsg::Notification { seq, item } => Event::default()
-            .event("notification")
+        StreamMsg::Notification { seq, item, updated } => Event::default()
+            .event(if updated {
+                "notification_updated"
+            } else {
+                "notification"
+            })
             .id(seq.to_string())
             .json_data(&*item)
             .unwrap_or_else(|_| Event::default().comment("unserializable")),
@@ -149,6 +153,7 @@ pub async fn get_stream(
                 browser: false,
                 bell: true,
             }),
+            updated: false,
         })
         .collect();
     first.push(StreamMsg::UnreadCount(unread));

@@ -13,6 +13,7 @@ mod email;
 mod events;
 mod faults;
 mod feed;
+mod grouping;
 mod isolation;
 mod links;
 mod openapi;
