@@ -5,7 +5,9 @@
 // sends only what a layer decides: account defaults keep the master switches and every
 // checkbox whose built-in default is not known to be the same (the admin's own settings
 // tell it: source "catalog"); a profile keeps what differs from the account defaults.
-// Types whose sound follows the default pop-up sound keep following it.
+// Types whose sound follows the default pop-up sound keep following it. Quiet hours are
+// one setting of the account defaults: a PUT carries their window (or leaves it out: none).
+// Profiles have no quiet hours in the API, so their editor has no quiet hours card.
 // "Connected apps" (Slack, Teams) is connections.js; `#connections` in the address opens it.
 
 import { claimsOf, createClient, credentialFromPage, enc } from './api.js';
@@ -37,7 +39,7 @@ function set(obj, keys, value) {
 }
 const clone = (x) => JSON.parse(JSON.stringify(x));
 
-/** Deep-merges a patch's `tabs` into a view. */
+/** Deep-merges a patch's `tabs` into a view; a patch's `quiet_hours` replaces the view's. */
 function merge(view, patch) {
   const walk = (dst, src) => {
     for (const [k, v] of Object.entries(src)) {
@@ -47,7 +49,26 @@ function merge(view, patch) {
   };
   const next = clone(view);
   walk(next.tabs, patch.tabs || {});
+  if ('quiet_hours' in patch) next.quiet_hours = patch.quiet_hours;
   return next;
+}
+
+/** A layer's quiet hours as a PUT takes them (a view's window without its `source`). */
+function quietOf(view) {
+  const q = view && view.quiet_hours;
+  if (!q) return undefined;
+  const out = { enabled: q.enabled, start: q.start, end: q.end, days: q.days || [] };
+  if (q.timezone) out.timezone = q.timezone;
+  return out;
+}
+
+/** The body of a PUT of the account defaults: what they decide of the tabs, and their
+ *  quiet hours. */
+function layerBody(view, base, prev, patch) {
+  const body = { tabs: layerTabs(view, base, prev, patch) };
+  const quiet = quietOf(view);
+  if (quiet) body.quiet_hours = quiet;
+  return body;
 }
 
 /**
@@ -177,10 +198,12 @@ async function main() {
       .join('');
   }
 
-  function editorFor(el, doc, store, idPrefix, tab) {
+  function editorFor(el, doc, store, idPrefix, tab, profile = false) {
     let current = doc;
     return new PrefsEditor(el, {
       mode: 'admin',
+      // Profiles have no quiet hours in the API (yet).
+      quietHours: !profile,
       idPrefix,
       catalog,
       doc,
@@ -213,7 +236,7 @@ async function main() {
       document.getElementById('editor'),
       defaults,
       async (next, prev, patch) => {
-        const body = next ? { tabs: layerTabs(next, catalogBase, prev, patch) } : {};
+        const body = next ? layerBody(next, catalogBase, prev, patch) : {};
         defaults = await api.put(`${root}/defaults`, body);
         return defaults;
       },
@@ -258,6 +281,7 @@ async function main() {
       },
       'prf',
       tab,
+      true,
     );
     document.getElementById('profile-form').addEventListener('submit', async (e) => {
       e.preventDefault();

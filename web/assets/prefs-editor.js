@@ -2,11 +2,13 @@
 // notified about" with search, sections, checkboxes, sources and sounds. The settings
 // page edits the user's own preferences with it; the admin page edits account defaults
 // and profiles (mode 'admin': no sources, no mobile switch, no browser permission).
+// The Desktop tab also holds the quiet hours card (quiet-hours.js).
 
 import { t } from './i18n.js';
 import { esc } from './dom.js';
 import { SOUND_CHOICES, playSound } from './sounds.js';
 import { confirmDialog } from './ui.js';
+import { QuietHoursCard } from './quiet-hours.js';
 
 export const TABS = ['email', 'desktop', 'other_apps', 'mobile'];
 
@@ -53,8 +55,9 @@ export class PrefsEditor {
    * @param {{mode: 'user'|'admin', catalog, doc, save: (patch) => Promise<doc>,
    *          turnOffAll: (tab) => Promise<doc>, reset: () => Promise<doc>,
    *          onStatus?: (text, kind) => void, onChange?: (doc) => void, tab?: string, focusType?: string,
-   *          onPermission?: (state, doc) => void}} opts  onPermission: the browser's notification
-   *          permission, each time the page looks at it (user mode only)
+   *          onPermission?: (state, doc) => void, quietHours?: boolean}} opts  onPermission: the
+   *          browser's notification permission, each time the page looks at it (user mode
+   *          only); quietHours: false leaves the quiet hours card out
    */
   constructor(el, opts) {
     this.el = el;
@@ -67,7 +70,12 @@ export class PrefsEditor {
     this.expanded = new Set();
     this.queue = Promise.resolve();
     this.idp = opts.idPrefix || 'p';
+    this.quiet = new QuietHoursCard(this);
     el.addEventListener('change', (e) => this.onChange(e));
+    // A typed time is saved after a pause, or at once when the field is left.
+    el.addEventListener('focusout', (e) => {
+      if (e.target.type === 'time') this.quiet.flush();
+    });
     el.addEventListener('input', (e) => {
       if (e.target.matches('input[type="search"]')) {
         this.query = e.target.value;
@@ -130,6 +138,7 @@ export class PrefsEditor {
     const focusedId = document.activeElement && panel.contains(document.activeElement) ? document.activeElement.id : null;
     panel.innerHTML = `
       <div class="card channel">${this.channelMarkup()}</div>
+      ${this.tab === 'desktop' && this.opts.quietHours !== false ? `<section class="card quiet" aria-labelledby="${this.id('qh-title')}">${this.quiet.markup()}</section>` : ''}
       <div class="card topics">
         <div class="topics-head">
           <h2 id="${this.id('topics-title')}">${esc(t('topics.title'))}</h2>
@@ -310,6 +319,7 @@ export class PrefsEditor {
     const mandatoryEmail = this.tab === 'email' && Object.values(types).some((s) => s.locked && s.on);
     note.textContent = !off ? '' : mandatoryEmail ? t('master.offEmail') : t('master.off', { channel: t('tab.' + this.tab) });
     this.el.querySelector('.topics').classList.toggle('muted', !!off);
+    this.quiet.update();
     if (this.opts.onChange) this.opts.onChange(this.doc);
   }
 
@@ -391,8 +401,9 @@ export class PrefsEditor {
     if (this.opts.onStatus) this.opts.onStatus(text, kind);
   }
 
-  /** Saves in order: each answer is the whole document, so the last one wins. */
-  run(fn) {
+  /** Saves in order: each answer is the whole document, so the last one wins.
+   *  hooks.onError(err) runs when this save fails (before the old values are redrawn). */
+  run(fn, hooks = {}) {
     const before = this.doc;
     this.status(t('status.saving'), 'busy');
     this.queue = this.queue
@@ -402,6 +413,7 @@ export class PrefsEditor {
         this.status(t('status.saved'), 'ok');
       })
       .catch((err) => {
+        if (hooks.onError) hooks.onError(err);
         this.doc = before;
         this.update();
         this.status(t('error.save', { message: err.message }), 'error');
@@ -411,6 +423,7 @@ export class PrefsEditor {
 
   onChange(e) {
     const el = e.target;
+    if (this.quiet.onChange(el)) return;
     if (el.dataset.switch) {
       const value = el.type === 'checkbox' ? el.checked : el.value;
       if (el.tagName === 'SELECT') playSound(el.value);
@@ -462,6 +475,9 @@ export class PrefsEditor {
         }
         return;
       }
+      case 'quiet-default':
+        this.quiet.useDefault();
+        return;
       case 'turn-off-all':
         if (await confirmDialog(t('confirm.turnOffAll', { tab: t('tab.' + this.tab) }))) {
           await this.run(() => this.opts.turnOffAll(this.tab));
