@@ -670,3 +670,65 @@ async fn archive_and_snooze_reach_the_tabs_on_the_other_node() {
     assert_eq!(back["id"], json!(second));
     assert!(back["read_at"].is_null(), "{back}");
 }
+
+#[tokio::test]
+async fn comments_on_one_object_group_into_one_item_across_nodes() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    for i in 0..4 {
+        c.a.api
+            .put_user(
+                "acme",
+                &format!("actor{i}"),
+                json!({"name": format!("Actor {i}")}),
+            )
+            .await;
+    }
+    let users = c.users(20).await;
+    // Watching one user's bell on node B while the comments land on both nodes.
+    let (watched, watched_tok) = &users[0];
+    let mut bell = tab(&c.b.api, watched_tok, "tab_id=b").await;
+    // Four comments by four people on one object per user, released together.
+    let mut events = Vec::new();
+    for (u, _) in &users {
+        for k in 0..4 {
+            events.push((
+                k,
+                json!({"type": "comments.activity", "account_id": "acme", "actor_id": format!("actor{k}"),
+                       "recipients": [u], "object": {"type": "activity", "id": format!("obj-{u}"), "name": "Q4"}}),
+            ));
+        }
+    }
+    let ids = release(&c, events).await;
+    for id in &ids {
+        c.a.api.wait_processed(id).await;
+    }
+    for (u, tok) in &users {
+        let feed = c.b.api.feed(tok).await;
+        assert_eq!(feed.len(), 1, "{u} has {} items: {feed:?}", feed.len());
+        assert_eq!(feed[0]["count"], json!(4), "{u}: {}", feed[0]);
+        let mut actors: Vec<String> = feed[0]["actor_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        actors.sort_unstable();
+        assert_eq!(actors, ["actor0", "actor1", "actor2", "actor3"], "{u}");
+        assert_eq!(c.a.api.unread(tok).await, 1, "{u}");
+    }
+    // The tab on node B saw its item arrive and then change in place, whichever node
+    // processed each comment: its last frame for the item carries the final count.
+    let item = c.b.api.feed(watched_tok).await[0]["id"].clone();
+    let mut last = None;
+    while last.as_ref().is_none_or(|f: &Value| f["count"] != json!(4)) {
+        let f = bell.expect_frame().await;
+        if matches!(f.event.as_str(), "notification" | "notification_updated")
+            && f.json()["id"] == item
+        {
+            last = Some(f.json());
+        }
+    }
+    assert!(last.is_some(), "{watched}");
+}

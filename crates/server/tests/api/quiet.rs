@@ -350,3 +350,49 @@ fn the_start_is_a_wednesday_afternoon() {
         "2026-11-25T12:00:00.000Z"
     );
 }
+
+#[tokio::test]
+async fn held_pop_ups_come_as_one_when_the_window_ends_on_the_tab_in_use() {
+    let (app, clock) = scheduled_app(|_| {}).await;
+    crate::email::crm(&app).await;
+    let kari = app.token("acme", "kari").await;
+    app.patch(
+        "/v1/me/preferences",
+        &Auth::user(&kari),
+        json!({"quiet_hours": nights()}),
+    )
+    .await
+    .ok(200);
+    // 22:30 in Oslo, her tab in use: the bell records silently.
+    advance(&app, &clock, 9 * HOUR + 1800).await;
+    let kari = app.token("acme", "kari").await;
+    let mut tab = app.stream(&kari, "tab_id=a&active=true").await;
+    assert_eq!(tab.expect_unread().await, 0);
+    let t = app.deliver(mention("1")).await;
+    let popup = line(&t, "popup");
+    assert_eq!(popup["outcome"], "scheduled", "{popup}");
+    assert!(popup["reason"].as_str().unwrap().ends_with(";quiet_hours"));
+    let f = tab.expect_notification().await.json();
+    assert_eq!(f["bell"], true);
+    assert!(
+        f.get("popup").is_none() && f.get("browser").is_none(),
+        "{f}"
+    );
+    assert_eq!(tab.expect_unread().await, 1);
+    app.deliver(mention("2")).await;
+    tab.expect_notification().await;
+    assert_eq!(tab.expect_unread().await, 2);
+    drop(tab);
+
+    // 06:59, a fresh tab in use; at 07:00 one pop-up sums up the night, with its sound.
+    advance(&app, &clock, 8 * HOUR + 1740).await;
+    let kari = app.token("acme", "kari").await;
+    let mut tab = app.stream(&kari, "tab_id=b&active=true").await;
+    assert_eq!(tab.expect_unread().await, 2);
+    advance(&app, &clock, 60).await;
+    let f = tab.expect_notification().await.json();
+    assert_eq!(f["bell"], false, "not a new bell item: {f}");
+    assert_eq!(f["title"], "2 varsler mens stille timer var på");
+    assert!(f["popup"]["sound"].is_string(), "{f}");
+    assert_eq!(app.feed(&kari).await.len(), 2);
+}
