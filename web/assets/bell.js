@@ -1,5 +1,6 @@
 // <varsel-bell>: the bell with its unread badge and the dropdown of the newest items,
 // filtered to the unread or the archived ones; each item's menu snoozes or archives it.
+// A grouped item ("Ada and 2 others commented …") opens to list its notifications.
 
 import { absoluteTime, relativeTime, t } from './i18n.js';
 import { adoptStyles, esc, rove, safeUrl } from './dom.js';
@@ -9,6 +10,7 @@ import { ICONS, MOVE_ACTIONS, menuKeys, menuMarkup, runMenuAction } from './menu
 /** The filter buttons, in their order in the panel's head. */
 const FILTER_BUTTONS = ['unread', 'all', 'archived'];
 const EMPTY = { all: 'bell.empty', unread: 'bell.emptyUnread', archived: 'bell.emptyArchived' };
+const CHEVRON = '<svg class="chev" viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round" d="m9 6 6 6-6 6"/></svg>';
 
 export class VarselBell extends HTMLElement {
   constructor() {
@@ -18,6 +20,8 @@ export class VarselBell extends HTMLElement {
     this.isOpen = false;
     this.menuId = null;
     this.note = '';
+    // The grouped items whose members are shown.
+    this.expanded = new Set();
   }
 
   connect(ctrl) {
@@ -168,7 +172,52 @@ export class VarselBell extends HTMLElement {
           <time datetime="${esc(item.created_at)}" title="${esc(absoluteTime(item.created_at))}">${esc(relativeTime(item.created_at))}</time>
         </${tag}>
         <div class="actions">${readBtn}${menuMarkup(item, this.ctrl.prefsLink(item.type), this.menuId === item.id, this.ctrl.prefsNewTab, { feed: true, now })}</div>
+        ${item.count > 1 && Array.isArray(item.actor_ids) ? this.groupMarkup(item) : ''}
       </li>`;
+  }
+
+  /** A grouped item's disclosure (an item that groups notifications carries `actor_ids`):
+   *  "3 notifications", and when open its members (newest first, loaded when first opened). */
+  groupMarkup(item) {
+    const id = esc(item.id);
+    const open = this.expanded.has(item.id);
+    const group = this.ctrl.groups.get(item.id);
+    let inner = '';
+    if (open) {
+      if (!group || (group.state === 'loading' && !group.members.length)) {
+        inner = `<li class="member-note">${esc(t('bell.loading'))}</li>`;
+      } else if (group.state === 'error') {
+        inner = `<li class="member-note error">${esc(t('error.load', { message: group.error }))}</li>`;
+      } else if (!group.members.length) {
+        inner = `<li class="member-note">${esc(t('bell.group.empty'))}</li>`;
+      } else {
+        inner = group.members
+          .map(
+            (m) => `<li class="member" data-event="${esc(m.event_id)}">
+              <span class="m-title">${esc(m.title)}</span>
+              ${m.body ? `<span class="m-body">${esc(m.body)}</span>` : ''}
+              <time datetime="${esc(m.created_at)}" title="${esc(absoluteTime(m.created_at))}">${esc(relativeTime(m.created_at))}</time>
+            </li>`,
+          )
+          .join('');
+      }
+    }
+    return `
+      <div class="group">
+        <button class="group-toggle" type="button" aria-expanded="${open}" aria-controls="members-${id}"
+          data-id="${id}" data-focus="group-${id}">${CHEVRON}<span>${esc(t('bell.group.toggle', { n: item.count }))}</span></button>
+        <ul class="members" id="members-${id}" aria-label="${esc(t('bell.group.label', { title: item.title }))}"
+          aria-busy="${!!(open && group && group.state === 'loading')}" ${open ? '' : 'hidden'}>${inner}</ul>
+      </div>`;
+  }
+
+  toggleGroup(id) {
+    const open = !this.expanded.has(id);
+    if (open) this.expanded.add(id);
+    else this.expanded.delete(id);
+    const group = this.ctrl.groups.get(id);
+    if (open && (!group || group.state === 'error')) this.ctrl.loadMembers(id).catch(() => {});
+    this.render();
   }
 
   async onClick(e) {
@@ -192,6 +241,7 @@ export class VarselBell extends HTMLElement {
     if (el.classList.contains('mark-all')) return void c.markAllRead().catch((err) => this.say(err));
     if (el.classList.contains('more-items')) return void c.loadMore().catch((err) => this.say(err));
     if (el.classList.contains('read')) return void c.markRead(el.dataset.id).catch((err) => this.say(err));
+    if (el.classList.contains('group-toggle')) return void this.toggleGroup(el.dataset.id);
     if (el.classList.contains('more')) {
       this.menuId = this.menuId === el.dataset.id ? null : el.dataset.id;
       this.render();

@@ -53,6 +53,10 @@ export class Realtime extends EventTarget {
     es.addEventListener('notification', (e) => {
       try { this.emit('notification', JSON.parse(e.data)); } catch { /* a frame we cannot read */ }
     });
+    // A grouped item took in another notification: its new title, count and place.
+    es.addEventListener('notification_updated', (e) => {
+      try { this.emit('notification_updated', JSON.parse(e.data)); } catch { /* a frame we cannot read */ }
+    });
     es.addEventListener('unread_count', (e) => {
       try { this.emit('unread', JSON.parse(e.data).unread); } catch { /* ignore */ }
     });

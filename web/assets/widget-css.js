@@ -54,7 +54,7 @@ export const BELL_CSS = `${base}
    always announced) but takes no room. */
 .status:empty { padding: 0; border-bottom: 0; }
 ul { list-style: none; margin: 0; padding: 0; max-height: min(440px, 60vh); overflow-y: auto; }
-li.item { position: relative; display: flex; gap: 4px; padding: 2px 8px 2px 0; border-bottom: 1px solid #f1f5f9; }
+li.item { position: relative; display: flex; flex-wrap: wrap; gap: 0 4px; padding: 2px 8px 2px 0; border-bottom: 1px solid #f1f5f9; }
 li.item.unread { background: #f8f9ff; }
 .main { flex: 1; min-width: 0; display: grid; grid-template-columns: 18px 1fr; column-gap: 4px; padding: 10px 4px 10px 8px;
   color: inherit; text-decoration: none; border-radius: 8px; text-align: left; justify-items: start; }
@@ -68,6 +68,23 @@ li.item.unread { background: #f8f9ff; }
 time { grid-column: 2; color: var(--muted); font-size: 12px; margin-top: 4px; }
 .count { display: inline-block; margin-left: 6px; padding: 0 6px; border-radius: 999px; background: #e0e7ff; color: #3730a3; font-size: 11px; font-weight: 700; }
 .actions { display: flex; align-items: flex-start; gap: 2px; padding-top: 8px; }
+/* A grouped item: its disclosure and members, under the item's text. */
+.group { flex-basis: 100%; min-width: 0; padding: 0 0 10px 30px; margin-top: -4px; }
+.group-toggle { display: inline-flex; align-items: center; gap: 4px; padding: 3px 8px 3px 4px; border-radius: 6px;
+  color: var(--accent); font-size: 12.5px; font-weight: 600; }
+.group-toggle:hover { background: var(--accent-soft); }
+.group-toggle .chev { width: 14px; height: 14px; transition: transform .15s; }
+.group-toggle[aria-expanded="true"] .chev { transform: rotate(90deg); }
+@media (prefers-reduced-motion: reduce) { .group-toggle .chev { transition: none; } }
+ul.members { max-height: none; overflow: visible; margin: 4px 0 0 11px; padding-left: 12px; border-left: 2px solid #e0e7ff; }
+ul.members[hidden] { display: none; }
+.member { display: grid; padding: 5px 0; }
+.member + .member { border-top: 1px dashed #eef0f4; }
+.m-title { font-size: 13px; color: #111827; overflow-wrap: anywhere; }
+.m-body { font-size: 12.5px; color: #4b5563; overflow-wrap: anywhere; }
+.member time { grid-column: auto; margin-top: 1px; }
+.member-note { padding: 5px 0; font-size: 12.5px; color: var(--muted); }
+.member-note.error { color: #be123c; }
 /* The menu opens under its "⋯" button, over the item's own text, not below the whole item. */
 li.item .menu { top: 40px; }
 .empty { padding: 36px 16px; text-align: center; color: var(--muted); }

@@ -53,10 +53,13 @@ export class Controller extends EventTarget {
     // tab stays where it is. A host that names its own settings page keeps the same tab.
     this.prefsNewTab = embedded && !preferencesUrl;
     this.realtime = new Realtime({ base, token, api: this.api });
+    // The members of grouped items, by item id: {state: 'loading'|'ok'|'error', members, error}.
+    this.groups = new Map();
   }
 
   async start() {
     this.realtime.addEventListener('notification', (e) => this.onFrame(e.detail));
+    this.realtime.addEventListener('notification_updated', (e) => this.onFrame(e.detail, true));
     this.realtime.addEventListener('unread', (e) => this.setUnread(e.detail));
     this.realtime.addEventListener('feed_changed', (e) => this.onFeedChanged(e.detail));
     this.realtime.addEventListener('token', (e) => { this.token = e.detail; });
@@ -179,15 +182,57 @@ export class Controller extends EventTarget {
     }
   }
 
-  onFrame(f) {
+  /** A `notification` frame, or (`updated`) a `notification_updated` one: a grouped item
+   *  that took in another notification. That item is news: it is replaced and moves to
+   *  the top (or joins the list like a new one when it is not listed). */
+  onFrame(f, updated = false) {
     const { popup, browser, bell, ...item } = f;
-    if (bell !== false && this.listsFrame(item)) this.mergeItems([item], true);
+    if (updated) this.takeUpdate(item, bell !== false);
+    else if (bell !== false && this.listsFrame(item)) this.mergeItems([item], true);
     if (popup) {
       this.dispatchEvent(new CustomEvent('popup', { detail: { item, sound: popup.sound } }));
       playSound(popup.sound);
     }
     if (browser) this.browserNotification(item);
     this.changed();
+  }
+
+  takeUpdate(item, toBell) {
+    const lists = toBell && this.listsFrame(item);
+    const i = this.items.findIndex((x) => x.id === item.id);
+    const old = i >= 0 ? this.items.splice(i, 1)[0] : null;
+    // Its members changed: an open group loads them again.
+    const group = this.groups.get(item.id);
+    this.groups.delete(item.id);
+    if (lists) {
+      const next = { ...(old || {}), ...item };
+      // On top even if the server kept its position (the list is ordered by position).
+      const top = this.items.reduce((m, x) => Math.max(m, Number(x.position)), -Infinity);
+      if (Number.isFinite(top) && !(Number(next.position) > top)) next.position = top + 1;
+      this.items.unshift(next);
+      this.items.sort(byPosition);
+    } else if (old && this.filter === 'archived') {
+      // An archived item stays where it is in the Archived view.
+      this.items.splice(i, 0, { ...old, ...item });
+    }
+    if (group && this.items.some((x) => x.id === item.id)) this.loadMembers(item.id).catch(() => {});
+  }
+
+  /** The notifications grouped into an item (`GET /v1/me/feed/{id}/members`), newest
+   *  first; kept until the item changes. */
+  async loadMembers(id) {
+    const had = this.groups.get(id);
+    this.groups.set(id, { state: 'loading', members: had ? had.members : [] });
+    this.changed();
+    try {
+      const answer = await this.api.get(`/v1/me/feed/${enc(id)}/members`);
+      this.groups.set(id, { state: 'ok', members: answer.members || [] });
+    } catch (err) {
+      this.groups.set(id, { state: 'error', members: [], error: err.message });
+      throw err;
+    } finally {
+      this.changed();
+    }
   }
 
   browserNotification(item) {
