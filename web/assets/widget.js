@@ -211,8 +211,9 @@ export class Controller extends EventTarget {
       if (Number.isFinite(top) && !(Number(next.position) > top)) next.position = top + 1;
       this.items.unshift(next);
       this.items.sort(byPosition);
-    } else if (old && this.filter === 'archived') {
-      // An archived item stays where it is in the Archived view.
+    } else if (old) {
+      // Not news for this view (the Archived one, or a frame not for the bell): the item
+      // changes where it is.
       this.items.splice(i, 0, { ...old, ...item });
     }
     if (group && this.items.some((x) => x.id === item.id)) this.loadMembers(item.id).catch(() => {});
