@@ -1150,6 +1150,8 @@ export interface components {
         };
         ProfileIn: {
             name: string;
+            /** @description The profile's quiet hours (absent or `null`: none). */
+            quiet_hours?: unknown;
             roles?: string[];
             tabs?: unknown;
             user_ids?: string[];
@@ -1158,6 +1160,7 @@ export interface components {
             created_at: string;
             id: string;
             name: string;
+            quiet_hours?: null | components["schemas"]["QuietHoursView"];
             roles: string[];
             tabs: components["schemas"]["TabsView"];
             user_ids: string[];

@@ -41,6 +41,9 @@ pub struct Rendered {
 pub struct Renderer {
     env: Environment<'static>,
     default_locale: String,
+    locales: Vec<String>,
+    /// Per type: whether its templates read `recipient` (learned on first use).
+    personal: std::sync::RwLock<std::collections::HashMap<String, bool>>,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -74,7 +77,34 @@ impl Renderer {
         Renderer {
             env,
             default_locale: catalog.default_locale.clone(),
+            locales: catalog.locales.clone(),
+            personal: Default::default(),
         }
+    }
+
+    /// Whether a type's title or body (in any locale) reads `recipient`: only then does
+    /// the text differ between the recipients of one event, in one language.
+    pub fn is_personal(&self, type_id: &str) -> bool {
+        if let Some(&p) = self
+            .personal
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(type_id)
+        {
+            return p;
+        }
+        let p = ["title", "body"].iter().any(|field| {
+            self.locales.iter().any(|locale| {
+                self.env
+                    .get_template(&key(type_id, field, locale))
+                    .is_ok_and(|t| t.undeclared_variables(false).contains("recipient"))
+            })
+        });
+        self.personal
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(type_id.to_string(), p);
+        p
     }
 
     fn one(
@@ -109,5 +139,50 @@ impl Renderer {
                 .unwrap_or_else(|| type_id.to_string()),
             body: self.one(type_id, "body", locale, ctx).unwrap_or_default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TWO: &str = r#"
+version = 1
+default_locale = "en"
+locales = ["en", "nb"]
+
+[[sections]]
+id = "deals"
+name = { en = "Deals", nb = "Avtaler" }
+
+[[sections.types]]
+id = "deals.won"
+name = { en = "Deal won", nb = "Avtale vunnet" }
+description = { en = "A deal was won", nb = "En avtale ble vunnet" }
+title = { en = "{{ actor.name }} won a deal", nb = "{{ actor.name }} vant en avtale" }
+body = { en = "{{ object.name }}", nb = "{{ object.name }}" }
+
+[[sections.types]]
+id = "deals.welcome"
+name = { en = "Welcome", nb = "Velkommen" }
+description = { en = "Welcome", nb = "Velkommen" }
+title = { en = "Welcome", nb = "Velkommen, {{ recipient.name }}" }
+body = { en = "", nb = "" }
+"#;
+
+    #[test]
+    fn a_type_is_personal_only_when_its_text_reads_the_recipient() {
+        let r = Renderer::new(&Catalog::parse(TWO).unwrap());
+        assert!(!r.is_personal("deals.won"));
+        // In one language is enough.
+        assert!(r.is_personal("deals.welcome"));
+        assert!(r.is_personal("deals.welcome"), "the answer is kept");
+        assert!(!r.is_personal("deals.unknown"));
+        let builtin = Catalog::builtin();
+        let r = Renderer::new(&builtin);
+        assert!(
+            builtin.types().all(|t| !r.is_personal(&t.id)),
+            "no built-in text names its reader"
+        );
     }
 }

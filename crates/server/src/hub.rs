@@ -314,13 +314,15 @@ impl Hub {
             let dto = FeedItemDto::from(item);
             for conn in entry.conns.values() {
                 let active = entry.is_active(&conn.tab);
+                // A grouped item's update is not news of its own: the notification that
+                // joined it brought its own pop-up or browser notification.
                 let popup = match &item.popup_sound {
-                    Some(sound) if active => Some(PopupFrame {
+                    Some(sound) if active && !item.updated => Some(PopupFrame {
                         sound: sound.clone(),
                     }),
                     _ => None,
                 };
-                let browser = item.browser && active_tabs == 0;
+                let browser = item.browser && active_tabs == 0 && !item.updated;
                 if !item.in_feed && popup.is_none() && !browser {
                     continue;
                 }

@@ -71,7 +71,7 @@ macro_rules! impl_user_store {
                     let mut q = QueryBuilder::<$db>::new(
                         "SELECT g.account_id, g.user_id, g.group_key, g.notification_id, g.until_at, \
                          n.count, n.actor_ids, n.archived_at, n.snoozed_until \
-                         FROM bell_groups g JOIN notifications n ON n.id = g.notification_id \
+                         FROM bell_groups g LEFT JOIN notifications n ON n.id = g.notification_id \
                          WHERE (g.account_id, g.user_id, g.group_key) IN ",
                     );
                     q.push_tuples(chunk, |mut b, (a, u, k)| {
@@ -81,18 +81,20 @@ macro_rules! impl_user_store {
                         let until: i64 = r.try_get("until_at")?;
                         let archived: Option<i64> = r.try_get("archived_at")?;
                         let snoozed: Option<i64> = r.try_get("snoozed_until")?;
+                        // A group whose item is gone is replaced like an expired one.
+                        let count: Option<i64> = r.try_get("count")?;
                         out.push($crate::BellGroup {
                             account_id: r.try_get("account_id")?,
                             user_id: r.try_get("user_id")?,
                             group_key: r.try_get("group_key")?,
                             notification_id: r.try_get("notification_id")?,
                             until,
-                            count: r.try_get("count")?,
+                            count: count.unwrap_or(0),
                             actor_ids: match r.try_get::<Option<String>, _>("actor_ids")? {
                                 Some(s) => serde_json::from_str(&s)?,
                                 None => Vec::new(),
                             },
-                            joinable: until > now && archived.is_none() && snoozed.is_none(),
+                            joinable: until > now && count.is_some() && archived.is_none() && snoozed.is_none(),
                         });
                     }
                 }

@@ -104,6 +104,7 @@ async fn fire(state: &AppState, id: &str, fx: &mut Effects) -> Result<(), JobErr
                 count: live.len() as u32,
                 event_id: &last_event,
                 dedupe_key: format!("batch:{}", b.id),
+                linked_events: &event_ids,
             };
             write_plan(
                 state,
@@ -111,7 +112,7 @@ async fn fire(state: &AppState, id: &str, fx: &mut Effects) -> Result<(), JobErr
                 user,
                 &planned,
                 &subject,
-                &event_ids,
+                &mut Default::default(),
                 serde_json::Value::default,
             );
         }

@@ -371,6 +371,7 @@ async fn process_event(
         b.object.as_ref(),
         false,
     );
+    let mut texts = shared::Texts::new();
     for uid in &recipients {
         let Some((user, own)) = cache.get(&b.account_id, uid) else {
             batch.decisions.push(DecisionRow {
@@ -413,20 +414,13 @@ async fn process_event(
             count: 1,
             event_id: &ev.id,
             dedupe_key: format!("event:{}", ev.id),
+            linked_events: std::slice::from_ref(&ev.id),
         };
-        write_plan(
-            state,
-            batch,
-            user,
-            &planned,
-            &subject,
-            std::slice::from_ref(&ev.id),
-            || {
-                serde_json::json!({
-                    "event_id": ev.id, "actor_id": b.actor_id, "object": b.object, "data": b.data,
-                })
-            },
-        );
+        write_plan(state, batch, user, &planned, &subject, &mut texts, || {
+            serde_json::json!({
+                "event_id": ev.id, "actor_id": b.actor_id, "object": b.object, "data": b.data,
+            })
+        });
         batch.decisions.push(DecisionRow {
             event_id: ev.id.clone(),
             account_id: b.account_id.clone(),

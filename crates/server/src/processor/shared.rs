@@ -174,6 +174,8 @@ pub struct Subject<'a> {
     pub event_id: &'a str,
     /// Unique per user: `event:<id>` or `batch:<id>`.
     pub dedupe_key: String,
+    /// The events that fed the notification (linked to it for their traces).
+    pub linked_events: &'a [String],
 }
 
 impl Subject<'_> {
@@ -198,6 +200,9 @@ pub fn plan_for(input: &PlanInput<'_>, mut decided: RecipientDecision) -> Planne
     Planned { decided, plan }
 }
 
+/// The texts of one subject rendered so far, by locale.
+pub type Texts = HashMap<String, varsel_core::render::Rendered>;
+
 /// Writes a recipient's plan into `batch`: the batch the event joins (with `item`, what
 /// the batch needs of the event when it fires), the notification rendered in the user's
 /// language with its deliveries and jobs, the first mention.
@@ -207,7 +212,7 @@ pub fn write_plan(
     user: &User,
     planned: &Planned,
     s: &Subject<'_>,
-    linked_events: &[String],
+    texts: &mut Texts,
     item: impl FnOnce() -> serde_json::Value,
 ) {
     let now = batch.processed_at;
@@ -261,7 +266,15 @@ pub fn write_plan(
             name: Some(&user.name),
         },
     };
-    let text = state.renderer.render(&s.kind.id, &user.locale, &ctx);
+    // One event's recipients in one language read the same text unless it names them.
+    let text = if state.renderer.is_personal(&s.kind.id) {
+        state.renderer.render(&s.kind.id, &user.locale, &ctx)
+    } else {
+        texts
+            .entry(user.locale.clone())
+            .or_insert_with(|| state.renderer.render(&s.kind.id, &user.locale, &ctx))
+            .clone()
+    };
     let id = format!("ntf_{}", ulid::Ulid::new());
     for (route, _) in n
         .deliveries
@@ -298,7 +311,7 @@ pub fn write_plan(
             .batch_ops
             .push(add(join, serde_json::to_value(item).unwrap_or_default()));
     }
-    for e in linked_events {
+    for e in s.linked_events {
         batch.links.push((e.clone(), id.clone()));
     }
     if let (Some(g), Some(object), true) = (&s.kind.bell_grouping, s.object_id(), n.in_feed) {

@@ -217,6 +217,9 @@ pub struct ProfileIn {
     pub user_ids: Vec<String>,
     #[serde(default)]
     pub tabs: Option<serde_json::Value>,
+    /// The profile's quiet hours (absent or `null`: none).
+    #[serde(default)]
+    pub quiet_hours: Option<serde_json::Value>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -226,6 +229,8 @@ pub struct ProfileOut {
     pub roles: Vec<String>,
     pub user_ids: Vec<String>,
     pub tabs: varsel_core::view::TabsView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<varsel_core::view::QuietHoursView>,
     pub created_at: String,
 }
 
@@ -235,12 +240,14 @@ pub struct ProfilesOut {
 }
 
 fn profile_out(state: &AppState, p: &Profile) -> ProfileOut {
+    let view = layer_view(state, &p.layer);
     ProfileOut {
         id: p.id.clone(),
         name: p.name.clone(),
         roles: p.roles.clone(),
         user_ids: p.user_ids.clone(),
-        tabs: layer_view(state, &p.layer).tabs,
+        tabs: view.tabs,
+        quiet_hours: view.quiet_hours,
         created_at: rfc3339(p.created_at),
     }
 }
@@ -267,11 +274,15 @@ fn parse_profile(
     for u in &body.user_ids {
         host_id("user_ids[]", u)?;
     }
-    let patch: PreferencesPatch = match body.tabs {
-        None => PreferencesPatch::default(),
-        Some(tabs) => serde_json::from_value(serde_json::json!({ "tabs": tabs }))
-            .map_err(|e| ApiError::invalid("invalid_body", format!("tabs: {e}")))?,
-    };
+    let mut doc = serde_json::Map::new();
+    if let Some(tabs) = body.tabs {
+        doc.insert("tabs".into(), tabs);
+    }
+    if let Some(q) = body.quiet_hours {
+        doc.insert("quiet_hours".into(), q);
+    }
+    let patch: PreferencesPatch = serde_json::from_value(serde_json::Value::Object(doc))
+        .map_err(|e| ApiError::invalid("invalid_body", e.to_string()))?;
     let layer = layer_from(state, &patch, PrefLayer::default())?;
     Ok(Profile {
         account_id: account.to_string(),

@@ -114,6 +114,10 @@ async fn a_grouped_item_is_updated_in_place_on_open_tabs_and_unread_once() {
     assert_eq!(item["id"], first["id"]);
     assert_eq!(item["count"], 2);
     assert_eq!(item["title"], "Bo and 1 other commented on Q4 plan");
+    assert!(
+        item.get("popup").is_none() && item.get("browser").is_none(),
+        "one pop-up per comment: {item}"
+    );
     assert!(item["read_at"].is_null());
     let new_pos: i64 = updated.id.unwrap().parse().unwrap();
     assert!(new_pos > first["position"].as_i64().unwrap());

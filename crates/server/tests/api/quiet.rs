@@ -89,6 +89,32 @@ async fn quiet_hours_are_validated_and_inherited_from_the_account() {
         .clone();
     assert_eq!(p["quiet_hours"]["source"], "account");
 
+    // A profile naming her comes before the account.
+    let prof = app
+        .post(
+            "/v1/accounts/acme/profiles",
+            &Auth::Key,
+            json!({"name": "Nights", "user_ids": ["kari"], "quiet_hours": {"enabled": true, "start": "23:00", "end": "06:00"}}),
+        )
+        .await
+        .ok(201)
+        .clone();
+    assert_eq!(prof["quiet_hours"]["start"], "23:00");
+    let p = app.prefs(&kari).await;
+    assert_eq!(p["quiet_hours"]["source"], "profile");
+    assert_eq!(p["quiet_hours"]["start"], "23:00");
+    app.post(
+        "/v1/accounts/acme/profiles",
+        &Auth::Key,
+        json!({"name": "Bad", "quiet_hours": {"enabled": true, "start": "23:00", "end": "23:00"}}),
+    )
+    .await
+    .assert_error(422, "invalid_preference");
+    let id = prof["id"].as_str().unwrap();
+    app.delete(&format!("/v1/accounts/acme/profiles/{id}"), &Auth::Key)
+        .await
+        .ok(204);
+
     // Malformed fields are refused while reading the body, impossible windows after.
     for (bad, code) in [
         (
