@@ -1,6 +1,7 @@
 // Quiet hours on the settings page (Desktop tab) and on the admin page: saving the
-// window, keeping it after a reload, an account default shown as inherited, "Use the
-// default", Norwegian labels, and the server's refusal of a window that ends as it starts.
+// window, keeping it after a reload, an account default or a profile's window shown as
+// inherited, "Use the default", Norwegian labels, and the server's refusal of a window
+// that ends as it starts.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -160,6 +161,99 @@ describe('quiet hours', () => {
     assert.equal((await prefsOf(s.tokens.ola)).quiet_hours ?? null, null);
     await context.close();
     await admin.context.close();
+  });
+
+  test('quiet hours on a profile naming a user: kept after a reload, hers as "Profile", refused, removed', async () => {
+    const s = await seedAccount();
+    const { context, page } = await openPage(browser, '/ui/admin', { token: s.tokens.ada });
+    await adminReady(page);
+    await page.getByRole('button', { name: '+ New profile' }).click();
+    await page.getByLabel('Profile name').fill('Night shift');
+    await page.getByLabel('Users it covers').selectOption('ola');
+    const created = await saving(page, 'POST', '/profiles', () => page.getByRole('button', { name: 'Create profile' }).click());
+    assert.equal(created.status(), 201);
+    assert.equal(created.request().postDataJSON().quiet_hours, null, 'a new profile has none of its own');
+    const id = (await created.json()).id;
+    const put = `/profiles/${id}`;
+    await until(async () => (await page.locator('.admin-nav [aria-current="true"]').textContent()).includes('Night shift'), 'the new profile shown');
+    await page.getByRole('tab', { name: 'Desktop' }).click();
+    const a = card(page);
+    assert.match(await a.root.textContent(), /Quiet hours for the users this profile covers/);
+    assert.match(await a.source.textContent(), /This profile sets no quiet hours/);
+    assert.equal(await a.tz.locator('option').first().textContent(), 'Each user’s own time zone');
+
+    let r = await saving(page, 'PUT', put, () => a.toggle.click());
+    assert.equal(r.status(), 200);
+    assert.deepEqual(r.request().postDataJSON().quiet_hours, { enabled: true, start: '22:00', end: '07:00', days: [] });
+    await saving(page, 'PUT', put, () => a.start.fill('21:00'));
+    await saving(page, 'PUT', put, () => a.day('Sunday').uncheck());
+    r = await saving(page, 'PUT', put, () => a.tz.selectOption('Europe/London'));
+    assert.equal(r.status(), 200);
+    const nights = {
+      enabled: true, start: '21:00', end: '07:00', days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat'], timezone: 'Europe/London',
+    };
+    const body = r.request().postDataJSON();
+    assert.deepEqual(body.quiet_hours, nights);
+    assert.equal(body.name, 'Night shift', 'the PUT is the whole profile');
+    assert.deepEqual(body.user_ids, ['ola']);
+    await until(async () => (await a.useDefault.textContent()) === 'Remove quiet hours', 'the way back');
+    // Saving the profile's details keeps its quiet hours (a PUT replaces the profile).
+    r = await saving(page, 'PUT', put, () => page.getByRole('button', { name: 'Save details' }).click());
+    assert.equal(r.status(), 200);
+    assert.deepEqual(r.request().postDataJSON().quiet_hours, nights);
+    const stored = (await ok('GET', `/v1/accounts/${s.account}/profiles`)).profiles.find((p) => p.id === id);
+    assert.deepEqual(stored.quiet_hours, nights, 'the API has them, without a source');
+
+    await page.reload();
+    await adminReady(page);
+    await page.getByRole('button', { name: /Night shift/ }).click();
+    await page.getByRole('tab', { name: 'Desktop' }).click();
+    assert.equal(await a.toggle.isChecked(), true);
+    assert.equal(await a.start.inputValue(), '21:00');
+    assert.equal(await a.end.inputValue(), '07:00');
+    assert.equal(await a.tz.inputValue(), 'Europe/London');
+    assert.equal(await a.day('Saturday').isChecked(), true);
+    assert.equal(await a.day('Sunday').isChecked(), false);
+
+    // Ola, whom the profile names, has them as the profile's; Kari, not named, has none.
+    const user = await openPage(browser, '/ui/preferences#desktop', { token: s.tokens.ola });
+    await prefsReady(user.page);
+    const q = card(user.page);
+    assert.equal(await q.toggle.isChecked(), true);
+    assert.equal(await q.start.inputValue(), '21:00');
+    assert.equal(await q.tz.inputValue(), 'Europe/London');
+    assert.equal(await q.day('Sunday').isChecked(), false);
+    assert.equal(await q.source.locator('.source').textContent(), 'Profile');
+    assert.match(await q.source.textContent(), /From your profile\. A change here makes them your own/);
+    assert.equal(await q.useDefault.isVisible(), false, 'nothing of his own to remove');
+    assert.deepEqual((await prefsOf(s.tokens.ola)).quiet_hours, { ...nights, source: 'profile' });
+    assert.equal((await prefsOf(s.tokens.kari)).quiet_hours ?? null, null);
+    await user.context.close();
+
+    // A window that ends when it starts: the server's refusal in the card, the saved end back.
+    r = await saving(page, 'PUT', put, () => a.end.fill('21:00'));
+    assert.equal(r.status(), 422);
+    const refusal = await r.json();
+    assert.equal(refusal.error.code, 'invalid_preference');
+    await a.error.waitFor({ state: 'visible' });
+    assert.equal(await a.error.textContent(), `Quiet hours not saved: ${refusal.error.message}`);
+    assert.equal(await a.end.inputValue(), '07:00');
+    assert.equal((await ok('GET', `/v1/accounts/${s.account}/profiles`)).profiles[0].quiet_hours.end, '07:00');
+
+    // "Remove quiet hours": the PUT says null, and Ola has none.
+    r = await saving(page, 'PUT', put, () => a.useDefault.click());
+    assert.equal(r.status(), 200);
+    assert.equal(r.request().postDataJSON().quiet_hours, null);
+    await until(async () => /This profile sets no quiet hours/.test(await a.source.textContent()), 'none again');
+    assert.equal(await a.error.isVisible(), false, 'the good save clears the refusal');
+    assert.equal((await ok('GET', `/v1/accounts/${s.account}/profiles`)).profiles[0].quiet_hours ?? null, null);
+    assert.equal((await prefsOf(s.tokens.ola)).quiet_hours ?? null, null);
+
+    // In Norwegian.
+    await page.getByLabel('Language').selectOption('nb');
+    await until(async () => /Denne profilen har ingen stilletid/.test(await page.locator('.card.quiet .quiet-source').textContent()), 'Norwegian');
+    assert.match(await page.locator('.card.quiet').textContent(), /Stilletid for brukerne denne profilen gjelder/);
+    await context.close();
   });
 
   test('in Norwegian the card is Norwegian', async () => {

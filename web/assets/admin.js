@@ -6,8 +6,9 @@
 // checkbox whose built-in default is not known to be the same (the admin's own settings
 // tell it: source "catalog"); a profile keeps what differs from the account defaults.
 // Types whose sound follows the default pop-up sound keep following it. Quiet hours are
-// one setting of the account defaults: a PUT carries their window (or leaves it out: none).
-// Profiles have no quiet hours in the API, so their editor has no quiet hours card.
+// one setting of a layer: a PUT of the account defaults carries their window (or leaves it
+// out: none); a profile's PUT carries its window or `quiet_hours: null` (none), since it
+// replaces the whole profile — also when only its name or whom it covers changes.
 // "Connected apps" (Slack, Teams) is connections.js; `#connections` in the address opens it.
 
 import { claimsOf, createClient, credentialFromPage, enc } from './api.js';
@@ -202,8 +203,8 @@ async function main() {
     let current = doc;
     return new PrefsEditor(el, {
       mode: 'admin',
-      // Profiles have no quiet hours in the API (yet).
-      quietHours: !profile,
+      // Which layer the quiet hours card speaks of.
+      layer: profile ? 'profile' : 'account',
       idPrefix,
       catalog,
       doc,
@@ -245,14 +246,27 @@ async function main() {
     );
   }
 
+  /** The body of a profile's PUT: the whole profile (a PUT replaces it), with its quiet
+   *  hours or `null` for none. `view` null: an empty layer (no settings, no quiet hours). */
   function profileBody(p, view, prev, patch) {
     return {
       name: p.name,
       roles: p.roles,
       user_ids: p.user_ids,
       tabs: view ? layerTabs(view, accountBase, prev, patch) : {},
+      quiet_hours: (view && quietOf(view)) || null,
     };
   }
+
+  /** A profile as the server answered it; `quiet_hours` is absent when it has none. */
+  function keep(p, saved) {
+    Object.assign(p, saved);
+    p.quiet_hours = saved.quiet_hours || null;
+    return p;
+  }
+
+  /** What the profile's editor shows: its tabs and its own quiet hours. */
+  const profileView = (p) => ({ tabs: p.tabs, quiet_hours: p.quiet_hours || null });
 
   function showProfile(id, tab) {
     const p = profiles.find((x) => x.id === id);
@@ -270,14 +284,12 @@ async function main() {
         </div>
       </form>
       <div id="editor" class="prefs"></div>`;
-    const view = { tabs: p.tabs };
     editor = editorFor(
       document.getElementById('editor'),
-      view,
+      profileView(p),
       async (next, prev, patch) => {
         const saved = await api.put(`${root}/profiles/${enc(p.id)}`, profileBody(p, next, prev, patch));
-        Object.assign(p, saved);
-        return { tabs: saved.tabs };
+        return profileView(keep(p, saved));
       },
       'prf',
       tab,
@@ -288,9 +300,10 @@ async function main() {
       const f = new FormData(e.target);
       const draft = { ...p, name: String(f.get('name')).trim(), roles: picked(e.target, 'roles'), user_ids: picked(e.target, 'user_ids') };
       try {
-        const cur = { tabs: p.tabs };
+        // The profile's settings and quiet hours go along unchanged.
+        const cur = profileView(p);
         const saved = await api.put(`${root}/profiles/${enc(p.id)}`, profileBody(draft, cur, cur, { tabs: {} }));
-        Object.assign(p, saved);
+        keep(p, saved);
         showStatus(t('status.saved'), 'ok');
         renderNav();
         showProfile(p.id, editor.tab);
@@ -362,6 +375,8 @@ async function main() {
         name: String(f.get('name')).trim(),
         roles: picked(e.target, 'roles'),
         user_ids: picked(e.target, 'user_ids'),
+        // A new profile starts as the account defaults, without quiet hours of its own.
+        quiet_hours: null,
       };
       if (!body.name) {
         name.value = '';
@@ -370,7 +385,7 @@ async function main() {
       }
       try {
         const p = await api.post(`${root}/profiles`, body);
-        profiles.push(p);
+        profiles.push(keep(p, p));
         showStatus(t('admin.profile.created'), 'ok');
         select(p.id, true);
       } catch (err) {

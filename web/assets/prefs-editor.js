@@ -55,9 +55,11 @@ export class PrefsEditor {
    * @param {{mode: 'user'|'admin', catalog, doc, save: (patch) => Promise<doc>,
    *          turnOffAll: (tab) => Promise<doc>, reset: () => Promise<doc>,
    *          onStatus?: (text, kind) => void, onChange?: (doc) => void, tab?: string, focusType?: string,
-   *          onPermission?: (state, doc) => void, quietHours?: boolean}} opts  onPermission: the
-   *          browser's notification permission, each time the page looks at it (user mode
-   *          only); quietHours: false leaves the quiet hours card out
+   *          onPermission?: (state, doc) => void, quietHours?: boolean,
+   *          layer?: 'account'|'profile'}} opts  onPermission: the browser's notification
+   *          permission, each time the page looks at it (user mode only); quietHours: false
+   *          leaves the quiet hours card out; layer (admin mode): whose quiet hours the card
+   *          edits, the account defaults' (default) or a profile's
    */
   constructor(el, opts) {
     this.el = el;

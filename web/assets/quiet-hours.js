@@ -1,6 +1,7 @@
 // The "Quiet hours" card on the Desktop tab: a daily window (start, end, the days it
 // starts on, a time zone) in which Varsel holds what interrupts. The settings page edits
-// the user's own window; the admin page the account's defaults. The window is one
+// the user's own window; the admin page the account defaults' and each profile's (the
+// editor's `layer` option: 'account' or 'profile'). The window is one
 // setting: every change sends the whole of it (`PATCH {quiet_hours: {…}}`), and "Use the
 // default" sends `{quiet_hours: null}`, so the layer below applies again.
 
@@ -45,6 +46,11 @@ export class QuietHoursCard {
     return this.editor.mode === 'admin';
   }
 
+  /** On the admin page: true when the editor shows a profile (not the account defaults). */
+  get profile() {
+    return this.admin && this.editor.opts.layer === 'profile';
+  }
+
   /** The window as the document has it (with `source` in the user's view), or null. */
   get value() {
     return this.editor.doc.quiet_hours || null;
@@ -60,7 +66,7 @@ export class QuietHoursCard {
       <div class="row">
         <div class="row-text">
           <h2 class="row-title quiet-title" id="${this.id('title')}"><label for="${sw}">${esc(t('quiet.title'))}</label></h2>
-          <p class="row-desc" id="${sw}-desc">${esc(t(this.admin ? 'quiet.desc.admin' : 'quiet.desc'))}</p>
+          <p class="row-desc" id="${sw}-desc">${esc(t(this.profile ? 'quiet.desc.profile' : this.admin ? 'quiet.desc.admin' : 'quiet.desc'))}</p>
         </div>
         <input type="checkbox" role="switch" class="switch" id="${sw}" data-quiet="enabled" aria-describedby="${sw}-desc">
       </div>
@@ -111,9 +117,9 @@ export class QuietHoursCard {
     let pill = '';
     let backLabel = '';
     if (this.admin) {
-      // Account defaults (profiles have no quiet hours in the API).
+      // The account defaults' window or a profile's: "Remove quiet hours" stores the layer without one.
       if (q) backLabel = t('quiet.clear');
-      else text = t('quiet.none.account');
+      else text = t(this.profile ? 'quiet.none.profile' : 'quiet.none.account');
     } else if (!q) {
       text = '';
     } else if (q.source === 'user') {
