@@ -169,7 +169,15 @@ pub async fn start_on(
         tokio::spawn(crate::fanout::follow_bus(state.clone(), rx));
         tokio::spawn(crate::presence::run(state.clone(), bus.clone()));
     }
-    tokio::spawn(crate::processor::run(state.clone()));
+    // SQLite claims by reading, so it runs one round at a time; PostgreSQL leases each
+    // round's events, so rounds may overlap.
+    let workers = match state.store.backend() {
+        "postgres" => state.config.process_workers,
+        _ => 1,
+    };
+    for _ in 0..workers {
+        tokio::spawn(crate::processor::run(state.clone()));
+    }
     tokio::spawn(crate::jobs::run(state.clone()));
     // Spans name the path and a redacted query: `?token=` and `?key=` never reach a log.
     let app = crate::routes::router(state.clone()).layer(

@@ -46,6 +46,7 @@ pub struct Config {
     pub process_batch: i64,
     pub process_lease_seconds: i64,
     pub process_max_attempts: i64,
+    pub process_workers: usize,
     pub log: String,
     pub log_format: String,
     pub secret_key: String,
@@ -222,6 +223,9 @@ impl Config {
         }
         if !(1..=10_000).contains(&self.process_batch) {
             return Err(invalid("process_batch", "must be 1–10000"));
+        }
+        if !(1..=16).contains(&self.process_workers) {
+            return Err(invalid("process_workers", "must be 1–16"));
         }
         if self.process_lease_seconds < 1 {
             return Err(invalid("process_lease_seconds", "must be at least 1"));

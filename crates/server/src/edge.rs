@@ -76,6 +76,24 @@ pub async fn serve(listener: TcpListener, app: Router, limits: EdgeLimits) {
         let builder = builder.clone();
         tokio::spawn(async move {
             metrics::gauge!("varsel_http_connections").increment(1.0);
+            // A stream request on a fresh connection takes the lighter path; nothing
+            // arriving within the header timeout ends the connection as hyper would.
+            match tokio::time::timeout(limits.header_read_timeout, crate::sse_edge::is_stream(&tcp))
+                .await
+            {
+                Ok(true) => {
+                    crate::sse_edge::serve(tcp, peer, app, limits.header_read_timeout).await;
+                    metrics::gauge!("varsel_http_connections").decrement(1.0);
+                    drop(permit);
+                    return;
+                }
+                Ok(false) => {}
+                Err(_) => {
+                    metrics::gauge!("varsel_http_connections").decrement(1.0);
+                    drop(permit);
+                    return;
+                }
+            }
             let io = TokioIo::new(IdleTimeout::new(tcp, limits.idle_timeout));
             let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));

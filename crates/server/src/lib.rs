@@ -23,5 +23,6 @@ pub mod presence;
 pub mod processor;
 pub mod routes;
 pub mod secrets;
+pub mod sse_edge;
 pub mod state;
 pub mod ui;

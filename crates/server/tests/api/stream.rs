@@ -359,3 +359,99 @@ async fn the_stream_accepts_the_token_in_the_query_for_event_source() {
         .await;
     r.assert_error(401, "unauthorized");
 }
+
+/// A raw HTTP/1 request on a fresh connection; returns everything read until `until`
+/// appears (or the connection closes).
+async fn raw(app: &TestApp, request: &str, until: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(until) {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), tcp.read(&mut buf))
+            .await
+            .expect("an answer in time")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test]
+async fn a_stream_on_a_fresh_connection_is_written_frame_by_frame() {
+    let app = TestApp::spawn().await;
+    let tok = setup(&app).await;
+    // HTTP/1.1: chunked, one chunk per frame, the connection closes after.
+    let head = raw(
+        &app,
+        &format!("GET /v1/me/stream?token={tok}&tab_id=raw HTTP/1.1\r\nHost: x\r\n\r\n"),
+        "unread_count",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    let lower = head.to_ascii_lowercase();
+    assert!(lower.contains("content-type: text/event-stream"), "{head}");
+    assert!(lower.contains("transfer-encoding: chunked"), "{head}");
+    assert!(lower.contains("connection: close"), "{head}");
+    assert!(
+        head.contains("event: unread_count\ndata: {\"unread\":0}"),
+        "{head}"
+    );
+    // HTTP/1.0: no chunks.
+    let old = raw(
+        &app,
+        &format!("GET /v1/me/stream?token={tok}&tab_id=old HTTP/1.0\r\n\r\n"),
+        "unread_count",
+    )
+    .await;
+    assert!(old.starts_with("HTTP/1.1 200 OK\r\n"), "{old}");
+    assert!(!old.to_ascii_lowercase().contains("chunked"), "{old}");
+    // Refusals are the API's usual JSON errors.
+    let denied = raw(&app, "GET /v1/me/stream HTTP/1.1\r\nHost: x\r\n\r\n", "}").await;
+    assert!(
+        denied.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
+        "{denied}"
+    );
+    assert!(denied.contains("\"unauthorized\""), "{denied}");
+    // A head that is not a plain GET is refused before the router.
+    let bad = raw(
+        &app,
+        "GET /v1/me/stream HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+        "\r\n\r\n",
+    )
+    .await;
+    assert!(bad.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{bad}");
+    // And the stream's frames keep coming on the raw connection.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(
+        format!(
+            "GET /v1/me/stream?token={tok}&tab_id=live&active=true HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut got = String::new();
+    let mut buf = [0u8; 4096];
+    let mut posted = false;
+    while !got.contains("event: notification\n") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), tcp.read(&mut buf))
+            .await
+            .expect("frames in time")
+            .unwrap();
+        assert!(n > 0, "closed early: {got}");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if !posted && got.contains("unread_count") {
+            app.deliver(risky()).await;
+            posted = true;
+        }
+    }
+    assert!(got.contains("Unusual sign-in"), "{got}");
+}
