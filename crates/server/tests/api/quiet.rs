@@ -18,6 +18,19 @@ fn nights() -> Value {
     json!({"enabled": true, "start": "22:00", "end": "07:00", "timezone": "Europe/Oslo"})
 }
 
+/// The email tests' account, with Kari's quiet hours set to [`nights`].
+async fn quiet_nights(app: &crate::harness::TestApp) {
+    crate::email::crm(app).await;
+    let kari = app.token("acme", "kari").await;
+    app.patch(
+        "/v1/me/preferences",
+        &Auth::user(&kari),
+        json!({"quiet_hours": nights()}),
+    )
+    .await
+    .ok(200);
+}
+
 fn mention(id: &str) -> Value {
     json!({
         "type": "deals.mention", "account_id": "acme", "actor_id": "boss", "recipients": ["kari"],
@@ -289,15 +302,7 @@ async fn inside_quiet_hours_the_bell_records_silently_and_the_rest_waits_for_the
 #[tokio::test]
 async fn a_mention_read_in_the_bell_during_quiet_hours_is_not_sent_again() {
     let (app, clock) = scheduled_app(|_| {}).await;
-    crate::email::crm(&app).await;
-    let kari = app.token("acme", "kari").await;
-    app.patch(
-        "/v1/me/preferences",
-        &Auth::user(&kari),
-        json!({"quiet_hours": nights()}),
-    )
-    .await
-    .ok(200);
+    quiet_nights(&app).await;
     advance(&app, &clock, 10 * HOUR).await;
     app.deliver(mention("1")).await;
     app.deliver(mention("2")).await;
@@ -314,18 +319,7 @@ async fn a_mention_read_in_the_bell_during_quiet_hours_is_not_sent_again() {
     let mail = outbox(&app).await.remove(0);
     // Only the unread one, as itself.
     assert!(mail["text"].as_str().unwrap().contains("deals/1"), "{mail}");
-    let n = app
-        .get(&format!("/v1/notifications/{read}"), &Auth::Key)
-        .await
-        .ok(200)
-        .clone();
-    let email = n["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["channel"] == "email")
-        .unwrap()
-        .clone();
+    let email = crate::channels::delivery(&app, &read, "email").await;
     assert_eq!(email["state"], "dropped");
     assert_eq!(email["reason"], "read_during_quiet_hours");
 }
@@ -334,15 +328,7 @@ async fn a_mention_read_in_the_bell_during_quiet_hours_is_not_sent_again() {
 /// checks it waits until 07:00 local time, whatever the offset then.
 async fn held_until_seven(night_2300_utc_ms: i64, seven_utc: &str, hours_to_seven: i64) {
     let (app, clock) = scheduled_app_at(night_2300_utc_ms, |_| {}).await;
-    crate::email::crm(&app).await;
-    let kari = app.token("acme", "kari").await;
-    app.patch(
-        "/v1/me/preferences",
-        &Auth::user(&kari),
-        json!({"quiet_hours": nights()}),
-    )
-    .await
-    .ok(200);
+    quiet_nights(&app).await;
     let t = app.deliver(mention("1")).await;
     assert_eq!(line(&t, "email")["until"], seven_utc, "{}", t.0);
     advance(&app, &clock, hours_to_seven * HOUR - 60).await;
@@ -380,15 +366,7 @@ fn the_start_is_a_wednesday_afternoon() {
 #[tokio::test]
 async fn held_pop_ups_come_as_one_when_the_window_ends_on_the_tab_in_use() {
     let (app, clock) = scheduled_app(|_| {}).await;
-    crate::email::crm(&app).await;
-    let kari = app.token("acme", "kari").await;
-    app.patch(
-        "/v1/me/preferences",
-        &Auth::user(&kari),
-        json!({"quiet_hours": nights()}),
-    )
-    .await
-    .ok(200);
+    quiet_nights(&app).await;
     // 22:30 in Oslo, her tab in use: the bell records silently.
     advance(&app, &clock, 9 * HOUR + 1800).await;
     let kari = app.token("acme", "kari").await;
