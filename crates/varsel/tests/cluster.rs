@@ -732,3 +732,94 @@ async fn comments_on_one_object_group_into_one_item_across_nodes() {
     }
     assert!(last.is_some(), "{watched}");
 }
+
+/// `HH:MM` of a minute of the day (UTC).
+fn hhmm(minute_of_day: u64) -> String {
+    let m = minute_of_day % (24 * 60);
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+#[tokio::test]
+async fn quiet_hours_release_once_across_nodes() {
+    let smtp = SmtpSink::start().await;
+    let Some(c) = Cluster::start_with(&[
+        ("VARSEL_SMTP_URL", smtp.url()),
+        ("VARSEL_PROCESS_BATCH", "4".to_string()),
+        ("VARSEL_JOB_BATCH", "1".to_string()),
+    ])
+    .await
+    else {
+        return;
+    };
+    // Quiet hours in UTC from an hour ago until the first whole minute at least 25 s away.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let of_day = now % 86_400;
+    let end_minute = (of_day + 25).div_ceil(60);
+    let end_at = now - of_day + end_minute * 60;
+    let window = json!({"enabled": true, "start": hhmm(of_day / 60 + 24 * 60 - 60),
+                        "end": hhmm(end_minute), "timezone": "UTC"});
+    let users = c.users(10).await;
+    for (i, (_, tok)) in users.iter().enumerate() {
+        c.node(i)
+            .patch(
+                "/v1/me/preferences",
+                &Auth::user(tok),
+                json!({"quiet_hours": window}),
+            )
+            .await
+            .ok(200);
+    }
+    // Three mentions per user, released together on both nodes: all held.
+    let mut events = Vec::new();
+    for (u, _) in &users {
+        for k in 0..3 {
+            events.push((
+                k,
+                json!({"type": "deals.mention", "account_id": "acme", "actor_id": "boss",
+                       "recipients": [u], "object": {"type": "note", "id": format!("{u}-n{k}"), "name": "Deal"}}),
+            ));
+        }
+    }
+    let ids = release(&c, events).await;
+    for id in &ids {
+        let t = c.a.api.wait_processed(id).await;
+        let (outcome, reason) = t.of(&t.users()[0], "email");
+        assert_eq!(
+            (outcome.as_str(), reason.ends_with(";quiet_hours")),
+            ("scheduled", true),
+            "{reason}"
+        );
+    }
+    assert!(smtp.messages().is_empty(), "nothing before the window ends");
+    // At its end: one summary email per user, from whichever node fired the batch.
+    let left = end_at.saturating_sub(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    );
+    until(
+        "one summary per user",
+        Duration::from_secs(left + 30),
+        || async { smtp.messages().len() >= users.len() },
+    )
+    .await;
+    jobs_done(&c).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let messages = smtp.messages();
+    for (u, _) in &users {
+        let to_u: Vec<_> = messages
+            .iter()
+            .filter(|m| m.to == [format!("<{u}@example.com>")])
+            .collect();
+        assert_eq!(to_u.len(), 1, "{u} got {} emails", to_u.len());
+        assert_eq!(
+            to_u[0].parsed().subject(),
+            Some("3 notifications while quiet hours were on"),
+            "{u}"
+        );
+    }
+}
