@@ -21,6 +21,11 @@ fn nights() -> Value {
 /// The email tests' account, with Kari's quiet hours set to [`nights`].
 async fn quiet_nights(app: &crate::harness::TestApp) {
     crate::email::crm(app).await;
+    kari_quiet_at_night(app).await;
+}
+
+/// Sets Kari's quiet hours to [`nights`]; returns her token.
+async fn kari_quiet_at_night(app: &crate::harness::TestApp) -> String {
     let kari = app.token("acme", "kari").await;
     app.patch(
         "/v1/me/preferences",
@@ -29,6 +34,7 @@ async fn quiet_nights(app: &crate::harness::TestApp) {
     )
     .await
     .ok(200);
+    kari
 }
 
 fn mention(id: &str) -> Value {
@@ -174,14 +180,7 @@ async fn inside_quiet_hours_the_bell_records_silently_and_the_rest_waits_for_the
     )
     .await
     .ok(200);
-    let kari = app.token("acme", "kari").await;
-    app.patch(
-        "/v1/me/preferences",
-        &Auth::user(&kari),
-        json!({"quiet_hours": nights()}),
-    )
-    .await
-    .ok(200);
+    let kari = kari_quiet_at_night(&app).await;
     until(&app, "Kari matched in Slack", || async {
         app.prefs(&kari).await["tabs"]["other_apps"]["slack"]["connected"] == json!(true)
     })
