@@ -263,6 +263,15 @@ pub fn valid_host_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-'))
 }
 
+/// Whether a locale is Norwegian (`nb`, `nn`, `no`, with or without a region, any case):
+/// the built-in texts outside the catalog come in Norwegian and English.
+pub fn is_norwegian(locale: &str) -> bool {
+    let lang = locale.split(['-', '_']).next().unwrap_or_default();
+    ["nb", "nn", "no"]
+        .iter()
+        .any(|n| lang.eq_ignore_ascii_case(n))
+}
+
 /// `mon` … `sun` → chrono weekday.
 pub fn parse_weekday(s: &str) -> Option<chrono::Weekday> {
     use chrono::Weekday::*;

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::ToSchema;
 
-use crate::model::parse_weekday;
+use crate::model::{is_norwegian, parse_weekday};
 use crate::schedule::local_ms;
 
 /// A local time of day, `HH:MM` on the wire.
@@ -179,11 +179,6 @@ pub fn summary_body(locale: &str, newest_first: &[&str]) -> String {
 
 /// How many titles a summary lists.
 pub const SUMMARY_LINES: usize = 5;
-
-fn is_norwegian(locale: &str) -> bool {
-    let lang = locale.split(['-', '_']).next().unwrap_or_default();
-    matches!(lang, "nb" | "nn" | "no")
-}
 
 #[cfg(test)]
 mod tests {

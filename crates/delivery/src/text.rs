@@ -4,14 +4,10 @@
 /// The label of the button that opens the record: `Åpne` for Norwegian (`nb`, `nn`,
 /// `no`, with or without a region), `Open` otherwise.
 pub fn open_label(locale: &str) -> &'static str {
-    let lang = locale
-        .split(['-', '_'])
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    match lang.as_str() {
-        "nb" | "nn" | "no" => "Åpne",
-        _ => "Open",
+    if varsel_core::model::is_norwegian(locale) {
+        "Åpne"
+    } else {
+        "Open"
     }
 }
 
