@@ -78,29 +78,25 @@ pub async fn serve(listener: TcpListener, app: Router, limits: EdgeLimits) {
             metrics::gauge!("varsel_http_connections").increment(1.0);
             // A stream request on a fresh connection takes the lighter path; nothing
             // arriving within the header timeout ends the connection as hyper would.
-            match tokio::time::timeout(limits.header_read_timeout, crate::sse_edge::is_stream(&tcp))
-                .await
-            {
+            let first =
+                tokio::time::timeout(limits.header_read_timeout, crate::sse_edge::is_stream(&tcp))
+                    .await;
+            match first {
                 Ok(true) => {
                     crate::sse_edge::serve(tcp, peer, app, limits.header_read_timeout).await;
-                    metrics::gauge!("varsel_http_connections").decrement(1.0);
-                    drop(permit);
-                    return;
                 }
-                Ok(false) => {}
-                Err(_) => {
-                    metrics::gauge!("varsel_http_connections").decrement(1.0);
-                    drop(permit);
-                    return;
+                Ok(false) => {
+                    let io = TokioIo::new(IdleTimeout::new(tcp, limits.idle_timeout));
+                    let service =
+                        hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                            req.extensions_mut().insert(ConnectInfo(peer));
+                            app.clone().oneshot(req)
+                        });
+                    if let Err(e) = builder.serve_connection(io, service).await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
                 }
-            }
-            let io = TokioIo::new(IdleTimeout::new(tcp, limits.idle_timeout));
-            let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                app.clone().oneshot(req)
-            });
-            if let Err(e) = builder.serve_connection(io, service).await {
-                tracing::debug!(error = %e, "connection ended with an error");
+                Err(_) => {}
             }
             metrics::gauge!("varsel_http_connections").decrement(1.0);
             drop(permit);

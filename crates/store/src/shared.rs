@@ -31,6 +31,14 @@ pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
+/// The `actor_ids` column: a JSON list on grouped items, NULL otherwise.
+pub(crate) fn actor_list(column: Option<String>) -> crate::Result<Vec<String>> {
+    Ok(match column {
+        Some(s) => serde_json::from_str(&s)?,
+        None => Vec::new(),
+    })
+}
+
 pub(crate) fn tier(s: &str) -> varsel_core::model::Tier {
     varsel_core::model::Tier::parse(s).unwrap_or_default()
 }
@@ -129,10 +137,7 @@ macro_rules! impl_store {
                 read_at: r.try_get("read_at")?,
                 archived_at: r.try_get("archived_at")?,
                 snoozed_until: r.try_get("snoozed_until")?,
-                actor_ids: match r.try_get::<Option<String>, _>("actor_ids")? {
-                    Some(s) => serde_json::from_str(&s)?,
-                    None => Vec::new(),
-                },
+                actor_ids: $crate::shared::actor_list(r.try_get("actor_ids")?)?,
                 updated: false,
             })
         }

@@ -90,10 +90,7 @@ macro_rules! impl_user_store {
                             notification_id: r.try_get("notification_id")?,
                             until,
                             count: count.unwrap_or(0),
-                            actor_ids: match r.try_get::<Option<String>, _>("actor_ids")? {
-                                Some(s) => serde_json::from_str(&s)?,
-                                None => Vec::new(),
-                            },
+                            actor_ids: $crate::shared::actor_list(r.try_get("actor_ids")?)?,
                             joinable: until > now && count.is_some() && archived.is_none() && snoozed.is_none(),
                         });
                     }

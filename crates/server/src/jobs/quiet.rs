@@ -10,7 +10,7 @@
 //! so the event's trace shows how the release went. The held deliveries say which
 //! release carried them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use varsel_core::plan::{Route, desktop_route};
@@ -56,18 +56,16 @@ pub async fn release(
     fx: &mut Effects,
 ) -> Result<(), JobError> {
     let now = work.processed_at;
-    let held_items: Vec<(HeldItem, &str)> = live
+    // Notification id → (the type's sound for the user, the held event).
+    let held_items: HashMap<String, (String, &str)> = live
         .iter()
         .filter_map(|i| {
             serde_json::from_value::<HeldItem>(i.item.clone())
                 .ok()
-                .map(|h| (h, i.event_id.as_str()))
+                .map(|h| (h.notification_id, (h.sound, i.event_id.as_str())))
         })
         .collect();
-    let ids: Vec<String> = held_items
-        .iter()
-        .map(|(h, _)| h.notification_id.clone())
-        .collect();
+    let ids: Vec<String> = held_items.keys().cloned().collect();
     // Newest first: a summary lists the newest titles first and takes the newest sound.
     let mut items = state.store.feed_by_ids(&ids).await?;
     items.reverse();
@@ -136,15 +134,13 @@ pub async fn release(
     let presence = state.hub.presence(&b.account_id, &b.user_id);
     let sound_of = |id: &str| {
         held_items
-            .iter()
-            .find(|(h, _)| h.notification_id == id)
-            .map(|(h, _)| h.sound.clone())
+            .get(id)
+            .map(|(s, _)| s.clone())
             .unwrap_or_default()
     };
     let event_of = |id: &str| {
         held_items
-            .iter()
-            .find(|(h, _)| h.notification_id == id)
+            .get(id)
             .map(|(_, e)| e.to_string())
             .unwrap_or_default()
     };

@@ -63,12 +63,12 @@ pub async fn resolve(state: &AppState, batch: &mut ProcessedBatch) -> anyhow::Re
             (n.title.clone(), n.body.clone())
         };
         let group = match groups.remove(&k) {
-            Some(g) => Some(g),
+            Some(g) => g,
             None => match stored.remove(&k) {
-                Some(g) if g.joinable => Some(Group::Stored {
+                Some(g) if g.joinable => Group::Stored {
                     group: g,
                     join: None,
-                }),
+                },
                 other => {
                     // Opens the group (over one that cannot be joined any more).
                     let n = &mut batch.notifications[at];
@@ -92,7 +92,7 @@ pub async fn resolve(state: &AppState, batch: &mut ProcessedBatch) -> anyhow::Re
         // Joins: the new notification stays out of the list.
         batch.notifications[at].in_feed = false;
         let group = match group {
-            Some(Group::New { index }) => {
+            Group::New { index } => {
                 let item = &mut batch.notifications[index];
                 item.count += 1;
                 item.actor_ids = newest_first(&item.actor_ids, c.actor_id.as_deref());
@@ -103,7 +103,7 @@ pub async fn resolve(state: &AppState, batch: &mut ProcessedBatch) -> anyhow::Re
                 batch.members.push(member(&c, &item.id, title, body, now));
                 Group::New { index }
             }
-            Some(Group::Stored { group, join }) => {
+            Group::Stored { group, join } => {
                 let join = join.unwrap_or_else(|| {
                     batch.bell_groups.push(BellGroupOp::Join {
                         notification_id: group.notification_id.clone(),
@@ -140,7 +140,6 @@ pub async fn resolve(state: &AppState, batch: &mut ProcessedBatch) -> anyhow::Re
                     join: Some(join),
                 }
             }
-            None => unreachable!("a group is found or opened above"),
         };
         groups.insert(k, group);
     }
