@@ -46,6 +46,12 @@ impl BatchKind {
         BatchKind::Quiet,
     ];
 
+    /// Whether a batch gathers one type's events (one open batch per type), or a user's
+    /// whatever their type (the quiet batch: one per user and window).
+    pub fn per_type(self) -> bool {
+        self != BatchKind::Quiet
+    }
+
     pub fn parse(s: &str) -> Option<BatchKind> {
         BatchKind::ALL.into_iter().find(|k| k.as_str() == s)
     }

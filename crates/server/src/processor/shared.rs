@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use varsel_core::TypeDef;
 use varsel_core::decide::{Connections, EventFacts, RecipientDecision, RecipientFacts, decide};
 use varsel_core::model::{ObjectRef, User};
-use varsel_core::plan::{BatchJoin, BatchKind, DeliveryState, EmailWork, PlanInput, RecipientPlan};
+use varsel_core::plan::{BatchJoin, DeliveryState, EmailWork, PlanInput, RecipientPlan};
 use varsel_core::prefs::{PrefContext, PrefLayer, profile_for};
 use varsel_core::render::{Person, RenderContext};
 use varsel_store::{Account, BatchAdd, BatchOp, NewJob, NewNotification, ProcessedBatch, Profile};
@@ -222,11 +222,10 @@ pub fn write_plan(
             kind: join.kind,
             account_id: user.account_id.clone(),
             user_id: user.id.clone(),
-            // One quiet batch per user and window, whatever the types in it.
-            type_id: if join.kind == BatchKind::Quiet {
-                String::new()
-            } else {
+            type_id: if join.kind.per_type() {
                 s.kind.id.clone()
+            } else {
+                String::new()
             },
             group_key: join.group_key.clone(),
             event_id: s.event_id.to_string(),
