@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use varsel_testkit::slack::SlackServer;
 
 use crate::harness::{Auth, Trace};
-use crate::scheduler::{START_MS, advance, outbox, scheduled_app, scheduled_app_at, until};
+use crate::scheduler::{
+    START_MS, advance, outbox, scheduled_app, scheduled_app_at, until, until_retried,
+};
 
 const BOT_TOKEN: &str = "xoxb-1234-5678-abcdefghijklmnop";
 const HOUR: i64 = 3600;
@@ -220,7 +222,7 @@ async fn inside_quiet_hours_the_bell_records_silently_and_the_rest_waits_for_the
 
     // 07:00: one summary email and one Slack summary.
     advance(&app, &clock, 60).await;
-    until(&app, "the summaries", || async {
+    until_retried(&app, &clock, "the summaries", || async {
         outbox(&app).await.len() == 2 && slack.messages().len() == 2
     })
     .await;
@@ -287,7 +289,7 @@ async fn inside_quiet_hours_the_bell_records_silently_and_the_rest_waits_for_the
     .await;
     assert!(slack.messages()[2].body.to_string().contains("Faktura"));
     advance(&app, &clock, 9 * HOUR).await;
-    until(&app, "the held mention", || async {
+    until_retried(&app, &clock, "the held mention", || async {
         outbox(&app).await.len() == 4 && slack.messages().len() == 4
     })
     .await;

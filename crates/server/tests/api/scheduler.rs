@@ -64,6 +64,24 @@ where
     until_within(app, what, 20, check).await
 }
 
+/// [`until`], moving the clock a second each time it checks: a send that failed once is
+/// retried after its backoff, which passes on the test's clock only.
+pub async fn until_retried<F, Fut>(app: &TestApp, clock: &ManualClock, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for: {what}"
+        );
+        advance(app, clock, 1).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 pub async fn until_within<F, Fut>(app: &TestApp, what: &str, seconds: u64, mut check: F)
 where
     F: FnMut() -> Fut,
