@@ -98,6 +98,7 @@ pub async fn build_state(
         clock.clone(),
         cfg.smtp_max_connections * 2,
     );
+    let lookups = crate::jobs::lookup::Lookups::start(store.clone());
     let breakers = crate::jobs::breaker::Breakers::new(
         cfg.breaker_failures,
         std::time::Duration::from_secs(cfg.breaker_open_seconds),
@@ -137,6 +138,7 @@ pub async fn build_state(
         bus,
         providers,
         recorder,
+        lookups,
         breakers,
         channel_limits,
         store,

@@ -49,6 +49,8 @@ pub struct Inner {
     pub limits: crate::limits::Limits,
     /// The job engine's group commits (outcomes, daily-cap counts).
     pub recorder: crate::jobs::record::Recorder,
+    /// The job engine's batched reads (notifications, recipients).
+    pub lookups: crate::jobs::lookup::Lookups,
     /// Circuit breakers per destination.
     pub breakers: crate::jobs::breaker::Breakers,
     /// Sends of each other-apps and push channel running at once.

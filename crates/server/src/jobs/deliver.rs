@@ -195,10 +195,13 @@ fn settle(fx: &mut Effects, d: &DeliverJob, outcome: Outcome) -> Result<(), JobE
 }
 
 async fn send(state: &AppState, d: &DeliverJob, fx: &mut Effects) -> Result<(), JobError> {
-    let Some(n) = state.store.notification(&d.notification_id).await? else {
+    let lookups = &state.lookups;
+    let found = lookups.notification(&d.notification_id).await;
+    let Some(n) = found.map_err(JobError::retry)? else {
         return Ok(());
     };
-    let Some(user) = state.store.get_user(&n.account_id, &n.user_id).await? else {
+    let found = lookups.user(&n.account_id, &n.user_id).await;
+    let Some(user) = found.map_err(JobError::retry)? else {
         return set(fx, d, "skipped", Some("unknown_user"));
     };
     let msg = message(state, &n, &user, d).await?;

@@ -59,7 +59,11 @@ fn id_domain(from: &str) -> &str {
 }
 
 async fn user(state: &AppState, account: &str, id: &str) -> Result<Option<User>, JobError> {
-    Ok(state.store.get_user(account, id).await?)
+    state
+        .lookups
+        .user(account, id)
+        .await
+        .map_err(JobError::retry)
 }
 
 /// The key of the delivery that carries the cap flag and the Message-ID.
@@ -128,12 +132,11 @@ impl JobRun for EmailJob {
 async fn send(state: &AppState, job: &Job, e: &EmailJob, fx: &mut Effects) -> Result<(), JobError> {
     let (to, type_id, kinds, mut ctx) = match e {
         EmailJob::Notifications { ids, held } => {
-            let mut items: Vec<FeedItem> = Vec::new();
-            for id in ids {
-                if let Some(n) = state.store.notification(id).await? {
-                    items.push(n);
-                }
-            }
+            let items: Vec<FeedItem> = state
+                .lookups
+                .notifications(ids)
+                .await
+                .map_err(JobError::retry)?;
             let Some(first) = items.first().cloned() else {
                 return Ok(());
             };

@@ -9,6 +9,7 @@ pub mod breaker;
 pub mod deliver;
 pub mod email;
 pub mod engine;
+pub mod lookup;
 pub mod quiet;
 pub mod record;
 pub mod wake;

@@ -15,7 +15,8 @@ const MAX_GROUP: usize = 1024;
 
 type Reply<R> = oneshot::Sender<Result<R, String>>;
 
-/// A group commit of `Q` requests answered with `R`.
+/// A group of `Q` requests answered with `R` together: a group commit, or a batched read
+/// (`lookup.rs`).
 pub struct Group<Q, R> {
     tx: mpsc::Sender<(Q, Reply<R>)>,
 }
