@@ -139,6 +139,7 @@ pub async fn build_state(
         providers,
         recorder,
         lookups,
+        facts: Default::default(),
         breakers,
         channel_limits,
         store,

@@ -51,6 +51,8 @@ pub struct Inner {
     pub recorder: crate::jobs::record::Recorder,
     /// The job engine's batched reads (notifications, recipients).
     pub lookups: crate::jobs::lookup::Lookups,
+    /// Account facts kept between processing rounds.
+    pub facts: crate::processor::shared::FactsCache,
     /// Circuit breakers per destination.
     pub breakers: crate::jobs::breaker::Breakers,
     /// Sends of each other-apps and push channel running at once.

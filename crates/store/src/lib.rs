@@ -72,6 +72,11 @@ impl StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Marks an account's facts changed (see [`Store::facts_version`]); run in the transaction
+/// of the change.
+pub(crate) const BUMP_FACTS: &str =
+    "UPDATE accounts SET facts_version = facts_version + 1 WHERE id = $1";
+
 /// A customer of the host app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
@@ -390,6 +395,10 @@ pub trait Store: JobStore + UserStore + ChannelStore + Send + Sync + 'static {
     // --- directory ---
     async fn upsert_account(&self, id: &str, name: &str, tier: Tier, now: i64) -> Result<Account>;
     async fn get_account(&self, id: &str) -> Result<Option<Account>>;
+    /// How often what processing reads of the account (name, tier, defaults, profiles,
+    /// connections) has changed; `None` for an unknown account. A cache of those facts
+    /// is current while this has not moved.
+    async fn facts_version(&self, id: &str) -> Result<Option<i64>>;
     async fn upsert_user(&self, user: &User, now: i64) -> Result<()>;
     async fn get_user(&self, account: &str, id: &str) -> Result<Option<User>>;
     /// Sets a user's locale (their pick on the settings page); false when there is no

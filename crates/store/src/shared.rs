@@ -257,7 +257,7 @@ macro_rules! impl_store {
                 let row = sqlx::query(
                     "INSERT INTO accounts (id, name, tier, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, tier = excluded.tier, \
-                     updated_at = excluded.updated_at \
+                     updated_at = excluded.updated_at, facts_version = accounts.facts_version + 1 \
                      RETURNING id, name, tier, created_at, updated_at",
                 )
                 .bind(id.to_string())
@@ -275,6 +275,14 @@ macro_rules! impl_store {
                     .fetch_optional(self.reader())
                     .await?;
                 row.as_ref().map(account_row).transpose()
+            }
+
+            async fn facts_version(&self, id: &str) -> Result<Option<i64>> {
+                let row = sqlx::query("SELECT facts_version FROM accounts WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(self.reader())
+                    .await?;
+                Ok(row.map(|r| r.try_get("facts_version")).transpose()?)
             }
 
             async fn upsert_user(&self, u: &User, now: i64) -> Result<()> {

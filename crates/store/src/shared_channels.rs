@@ -47,6 +47,7 @@ macro_rules! impl_channel_store {
                      ON CONFLICT (account_id, provider) DO UPDATE SET secret = excluded.secret, \
                      settings = excluded.settings, updated_at = excluded.updated_at RETURNING {CONNECTION_COLS}"
                 );
+                let mut tx = self.writer().begin().await?;
                 let r = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(c.account_id.clone())
                     .bind(c.provider.clone())
@@ -54,8 +55,10 @@ macro_rules! impl_channel_store {
                     .bind(json(&c.settings))
                     .bind(c.created_at)
                     .bind(c.updated_at)
-                    .fetch_one(self.writer())
+                    .fetch_one(&mut *tx)
                     .await?;
+                sqlx::query($crate::BUMP_FACTS).bind(c.account_id.clone()).execute(&mut *tx).await?;
+                tx.commit().await?;
                 connection_row(&r)
             }
 
@@ -95,6 +98,7 @@ macro_rules! impl_channel_store {
                     .bind(provider.to_string())
                     .execute(&mut *tx)
                     .await?;
+                sqlx::query($crate::BUMP_FACTS).bind(account.to_string()).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(n > 0)
             }

@@ -320,7 +320,8 @@ macro_rules! impl_user_store {
 
             async fn put_account_defaults(&self, account: &str, layer: &PrefLayer, version: i64, now: i64) -> Result<bool> {
                 let r = sqlx::query(
-                    "UPDATE accounts SET defaults = $2, defaults_version = defaults_version + 1, updated_at = $3 \
+                    "UPDATE accounts SET defaults = $2, defaults_version = defaults_version + 1, updated_at = $3, \
+                     facts_version = facts_version + 1 \
                      WHERE id = $1 AND defaults_version = $4",
                 )
                 .bind(account.to_string())
@@ -353,6 +354,7 @@ macro_rules! impl_user_store {
             }
 
             async fn upsert_profile(&self, p: &Profile, now: i64) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
                 sqlx::query(
                     "INSERT INTO profiles (account_id, id, name, roles, user_ids, layer, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -367,17 +369,22 @@ macro_rules! impl_user_store {
                 .bind(json(&p.layer))
                 .bind(p.created_at)
                 .bind(now)
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await?;
+                sqlx::query($crate::BUMP_FACTS).bind(p.account_id.clone()).execute(&mut *tx).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
             async fn delete_profile(&self, account: &str, id: &str) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
                 let r = sqlx::query("DELETE FROM profiles WHERE account_id = $1 AND id = $2")
                     .bind(account.to_string())
                     .bind(id.to_string())
-                    .execute(self.writer())
+                    .execute(&mut *tx)
                     .await?;
+                sqlx::query($crate::BUMP_FACTS).bind(account.to_string()).execute(&mut *tx).await?;
+                tx.commit().await?;
                 Ok(r.rows_affected() > 0)
             }
         }

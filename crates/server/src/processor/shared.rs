@@ -3,6 +3,7 @@
 //! the email work it causes.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use varsel_core::TypeDef;
 use varsel_core::decide::{Connections, EventFacts, RecipientDecision, RecipientFacts, decide};
@@ -15,10 +16,32 @@ use varsel_store::{Account, BatchAdd, BatchOp, NewJob, NewNotification, Processe
 use crate::jobs::email::EmailJob;
 use crate::state::AppState;
 
-/// Account facts loaded once per batch of work.
+/// Account facts for one batch of work: each account's `facts_version` is read once
+/// per batch, and its facts are taken from the node's [`FactsCache`] while that version
+/// has not moved.
 #[derive(Default)]
 pub struct AccountCache {
-    map: HashMap<String, Option<AccountFacts>>,
+    map: HashMap<String, Option<Arc<AccountFacts>>>,
+}
+
+/// The account facts this node loaded, each with the `facts_version` it was loaded at.
+/// Any node's change of an account's name, tier, defaults, profiles or connections moves
+/// the version in the database, so a stale entry is never used; it is replaced.
+#[derive(Default)]
+pub struct FactsCache(Mutex<HashMap<String, (i64, Arc<AccountFacts>)>>);
+
+impl FactsCache {
+    fn get(&self, id: &str, version: i64) -> Option<Arc<AccountFacts>> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(id)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, f)| f.clone())
+    }
+
+    fn put(&self, id: &str, version: i64, facts: Arc<AccountFacts>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(id.to_string(), (version, facts));
+    }
 }
 
 pub struct AccountFacts {
@@ -101,24 +124,42 @@ impl AccountCache {
         id: &str,
     ) -> anyhow::Result<Option<&AccountFacts>> {
         if !self.map.contains_key(id) {
-            let loaded = match state.store.get_account(id).await? {
+            // The version is read before the facts: a change that lands in between moves
+            // it past what is cached here, and the next batch loads again.
+            let loaded = match state.store.facts_version(id).await? {
                 None => None,
-                Some(account) => {
-                    let conns = state.store.connections(id).await?;
-                    let has = |p: &str| conns.iter().any(|c| c.provider == p);
-                    Some(AccountFacts {
-                        slack: has("slack"),
-                        teams: has("teams"),
-                        account,
-                        defaults: state.store.account_defaults(id).await?,
-                        profiles: state.store.profiles(id).await?,
-                    })
-                }
+                Some(version) => match state.facts.get(id, version) {
+                    Some(facts) => Some(facts),
+                    None => load_facts(state, id).await?.map(|facts| {
+                        let facts = Arc::new(facts);
+                        state.facts.put(id, version, facts.clone());
+                        facts
+                    }),
+                },
             };
             self.map.insert(id.to_string(), loaded);
         }
-        Ok(self.map.get(id).and_then(Option::as_ref))
+        Ok(self.map.get(id).and_then(Option::as_deref))
     }
+}
+
+/// Reads an account's facts (four queries, at once).
+async fn load_facts(state: &AppState, id: &str) -> anyhow::Result<Option<AccountFacts>> {
+    let store = &state.store;
+    let (account, conns, defaults, profiles) = futures::try_join!(
+        store.get_account(id),
+        store.connections(id),
+        store.account_defaults(id),
+        store.profiles(id),
+    )?;
+    let has = |p: &str| conns.iter().any(|c| c.provider == p);
+    Ok(account.map(|account| AccountFacts {
+        slack: has("slack"),
+        teams: has("teams"),
+        account,
+        defaults,
+        profiles,
+    }))
 }
 
 /// The connections that open Slack, Teams, mobile and Web Push for a user.

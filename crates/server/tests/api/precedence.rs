@@ -457,6 +457,12 @@ async fn step6_account_defaults_only_on_professional_and_enterprise() {
         false,
     );
 
+    // Processed once while enterprise: the node now keeps the account's facts.
+    let ev = json!({"type": "deals.stage_changed", "account_id": "down", "recipients": ["u"]});
+    let t = app.deliver(ev.clone()).await;
+    t.assert("u", "email", "skipped", "preference:account");
+    t.assert("u", "bell", "skipped", "preference:profile");
+
     app.put_account("down", "starter").await;
     let prefs = app.prefs(&tok).await;
     assert_setting(
@@ -475,9 +481,7 @@ async fn step6_account_defaults_only_on_professional_and_enterprise() {
         "catalog",
         false,
     );
-    let t = app
-        .deliver(json!({"type": "deals.stage_changed", "account_id": "down", "recipients": ["u"]}))
-        .await;
+    let t = app.deliver(ev).await;
     t.assert("u", "email", "sent", "preference:catalog");
     t.assert("u", "bell", "sent", "preference:catalog");
 }
