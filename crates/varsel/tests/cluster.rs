@@ -525,6 +525,50 @@ async fn a_defaults_change_emails_each_user_once_across_nodes() {
     assert_eq!(got, want, "one defaults-changed email per user and change");
 }
 
+/// Events of one type to `u0`, two to each node, processed; their traces.
+async fn stage_changes(c: &Cluster) -> Vec<varsel_testkit::client::Trace> {
+    let ev = json!({"type": "deals.stage_changed", "account_id": "acme", "recipients": ["u0"]});
+    let ids = release(c, (0..4).map(|i| (i, ev.clone())).collect()).await;
+    join_all(ids.iter().map(|id| c.a.api.wait_processed(id))).await
+}
+
+#[tokio::test]
+async fn an_account_change_on_one_node_is_used_by_the_other_at_once() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    c.users(1).await;
+    // Both nodes process events of the account, and so keep its facts.
+    for t in stage_changes(&c).await {
+        t.assert("u0", "email", "sent", "preference:catalog");
+    }
+    // Each change is made on node A; every later event, wherever it is processed, sees it.
+    let off = json!({"tabs": {"email": {"types": {"deals.stage_changed": {"on": false}}}}});
+    c.a.api
+        .put("/v1/accounts/acme/defaults", &Auth::Key, off.clone())
+        .await
+        .ok(200);
+    for t in stage_changes(&c).await {
+        t.assert("u0", "email", "skipped", "preference:account");
+    }
+    c.a.api
+        .post(
+            "/v1/accounts/acme/profiles",
+            &Auth::Key,
+            json!({"name": "Everyone", "user_ids": ["u0"], "tabs": {"email": {"types": {"deals.stage_changed": {"on": true}}}}}),
+        )
+        .await
+        .ok(201);
+    for t in stage_changes(&c).await {
+        t.assert("u0", "email", "sent", "preference:profile");
+    }
+    // Defaults and profiles do not count on the starter tier.
+    c.a.api.put_account("acme", "starter").await;
+    for t in stage_changes(&c).await {
+        t.assert("u0", "email", "sent", "preference:catalog");
+    }
+}
+
 const BOT_TOKEN: &str = "xoxb-1234-5678-abcdefghijklmnop";
 
 #[tokio::test]
