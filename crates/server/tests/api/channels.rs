@@ -36,7 +36,7 @@ fn mention(id: &str, to: &[&str]) -> Value {
 }
 
 /// The id of the notification an event made for `user`.
-fn notification_of(t: &Trace, user: &str) -> String {
+pub fn notification_of(t: &Trace, user: &str) -> String {
     t.0["notifications"]
         .as_array()
         .unwrap()

@@ -191,8 +191,14 @@ async fn inside_quiet_hours_the_bell_records_silently_and_the_rest_waits_for_the
     // Outside the window: sent at once.
     let t = app.deliver(mention("1")).await;
     t.assert("kari", "email", "sent", "preference:catalog");
+    // Until both sends are recorded, not only received: the clock jumps next, and a job
+    // whose outcome is not written by then has an expired lease and runs again.
+    let daytime = crate::channels::notification_of(&t, "kari");
     until(&app, "the daytime email and Slack message", || async {
-        outbox(&app).await.len() == 1 && slack.messages().len() == 1
+        outbox(&app).await.len() == 1
+            && slack.messages().len() == 1
+            && crate::channels::delivery(&app, &daytime, "slack").await["state"] == "delivered"
+            && crate::channels::delivery(&app, &daytime, "email").await["state"] == "sent"
     })
     .await;
 
