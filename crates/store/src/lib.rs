@@ -77,7 +77,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// connections' caches of them held 14 MiB at the peak of an ingest run; preparing one
 /// again is a parse in this process. PostgreSQL: yes, since preparing costs a round trip
 /// to the server.
-pub(crate) trait Built {
+pub(crate) trait Built: sqlx::Database + sqlx::database::HasStatementCache {
     const PERSISTENT: bool;
 }
 
@@ -87,6 +87,17 @@ impl Built for sqlx::Sqlite {
 
 impl Built for sqlx::Postgres {
     const PERSISTENT: bool = true;
+}
+
+/// Builds a statement made at run time, kept prepared as [`Built`] says for its backend.
+pub(crate) trait BuildSized<DB: Built> {
+    fn build_sized(&mut self) -> sqlx::query::Query<'_, DB, <DB as sqlx::Database>::Arguments>;
+}
+
+impl<DB: Built> BuildSized<DB> for sqlx::QueryBuilder<DB> {
+    fn build_sized(&mut self) -> sqlx::query::Query<'_, DB, <DB as sqlx::Database>::Arguments> {
+        self.build().persistent(DB::PERSISTENT)
+    }
 }
 
 /// Marks an account's facts changed (see [`Store::facts_version`]); run in the transaction

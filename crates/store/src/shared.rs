@@ -53,6 +53,8 @@ macro_rules! impl_store {
     ($store:ty, $db:ty) => {
         use async_trait::async_trait;
         use sqlx::{QueryBuilder, Row};
+        // In scope for the job, user and channel stores too (`use super::*`).
+        use $crate::BuildSized as _;
         use varsel_core::model::{Tier, User};
         use varsel_core::prefs::PrefLayer;
 
@@ -111,7 +113,7 @@ macro_rules! impl_store {
                         .push_bind(now);
                 });
                 q.push(" ON CONFLICT (dedupe_key) DO NOTHING");
-                q.build().persistent(<$db as $crate::Built>::PERSISTENT).execute(&mut *conn).await?;
+                q.build_sized().execute(&mut *conn).await?;
             }
             Ok(())
         }
@@ -217,7 +219,7 @@ macro_rules! impl_store {
                         .push_bind(e.request_hash.clone());
                 });
                 q.push(" ON CONFLICT (account_id, idempotency_key) DO NOTHING RETURNING id");
-                for r in q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_all(&mut **tx).await? {
+                for r in q.build_sized().fetch_all(&mut **tx).await? {
                     fresh.insert(r.try_get::<String, _>("id")?);
                 }
             }
@@ -341,7 +343,7 @@ macro_rules! impl_store {
                         list.push_bind(id.clone());
                     }
                     q.push(")");
-                    for r in q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_all(self.reader()).await? {
+                    for r in q.build_sized().fetch_all(self.reader()).await? {
                         out.push(user_with_prefs(&r)?);
                     }
                 }
@@ -375,7 +377,7 @@ macro_rules! impl_store {
                             .push_bind(m.primary);
                     });
                     q.push(" ON CONFLICT (account_id, team_id, user_id) DO UPDATE SET is_primary = excluded.is_primary");
-                    q.build().persistent(<$db as $crate::Built>::PERSISTENT).execute(&mut *tx).await?;
+                    q.build_sized().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -494,7 +496,7 @@ macro_rules! impl_store {
                             .push_bind(doc.clone());
                     });
                     q.push(" ON CONFLICT (event_id, user_id) DO NOTHING");
-                    q.build().persistent(<$db as $crate::Built>::PERSISTENT).execute(&mut *tx).await?;
+                    q.build_sized().execute(&mut *tx).await?;
                 }
                 // Only `seq` and `id` come back: the rest of each new item is what was sent.
                 let mut seqs: std::collections::HashMap<String, i64> = std::collections::HashMap::with_capacity(batch.notifications.len());
@@ -526,7 +528,7 @@ macro_rules! impl_store {
                             .push_bind((!n.actor_ids.is_empty()).then(|| json(&n.actor_ids)));
                     });
                     q.push(" ON CONFLICT (account_id, user_id, dedupe_key) DO NOTHING RETURNING seq, id");
-                    for r in q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_all(&mut *tx).await? {
+                    for r in q.build_sized().fetch_all(&mut *tx).await? {
                         seqs.insert(r.try_get("id")?, r.try_get("seq")?);
                     }
                 }
@@ -580,7 +582,7 @@ macro_rules! impl_store {
                             .push_bind(batch.processed_at);
                     });
                     q.push(" ON CONFLICT (notification_id, channel) DO NOTHING");
-                    q.build().persistent(<$db as $crate::Built>::PERSISTENT).execute(&mut *tx).await?;
+                    q.build_sized().execute(&mut *tx).await?;
                 }
                 $crate::shared_jobs::write_schedule!($db, tx, batch, &fresh);
                 // In one order on every node, so two transactions never wait on each
@@ -596,7 +598,7 @@ macro_rules! impl_store {
                     // them means its decision is stale; nothing is written and the events
                     // are processed again (the caller retries on `Conflict`).
                     q.push(" ON CONFLICT (account_id, activity_id, user_id) DO NOTHING RETURNING user_id");
-                    let written = q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_all(&mut *tx).await?.len();
+                    let written = q.build_sized().fetch_all(&mut *tx).await?.len();
                     if written < chunk.len() {
                         return Err($crate::StoreError::Conflict("a mention was written by another node".into()));
                     }
@@ -609,7 +611,7 @@ macro_rules! impl_store {
                         list.push_bind(id.clone());
                     }
                     q.push(")");
-                    q.build().persistent(<$db as $crate::Built>::PERSISTENT).execute(&mut *tx).await?;
+                    q.build_sized().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(inserted)
@@ -626,7 +628,7 @@ macro_rules! impl_store {
                         list.push_bind(u.clone());
                     }
                     q.push(")");
-                    for r in q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_all(self.reader()).await? {
+                    for r in q.build_sized().fetch_all(self.reader()).await? {
                         out.push(r.try_get("user_id")?);
                     }
                 }

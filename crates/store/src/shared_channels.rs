@@ -137,7 +137,7 @@ macro_rules! impl_channel_store {
                         list.push_bind(u.clone());
                     }
                     q.push(")");
-                    for r in q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_all(self.reader()).await? {
+                    for r in q.build_sized().fetch_all(self.reader()).await? {
                         out.push(UserLink {
                             user_id: r.try_get("user_id")?,
                             provider: r.try_get("provider")?,
@@ -183,7 +183,7 @@ macro_rules! impl_channel_store {
                         list.push_bind(u.clone());
                     }
                     q.push(") ORDER BY created_at, id");
-                    for r in q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_all(self.reader()).await? {
+                    for r in q.build_sized().fetch_all(self.reader()).await? {
                         out.push(device_row(&r)?);
                     }
                 }

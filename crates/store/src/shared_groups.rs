@@ -47,7 +47,7 @@ macro_rules! write_groups {
                         }
                     }
                     q.push(" RETURNING notification_id");
-                    if q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_optional(&mut *$tx).await?.is_none() {
+                    if q.build_sized().fetch_optional(&mut *$tx).await?.is_none() {
                         return Err($crate::StoreError::Conflict(
                             "a bell group was opened by another node".into(),
                         ));
@@ -76,7 +76,7 @@ macro_rules! write_groups {
                         .push_bind(notification_id.clone());
                     q.push(" AND count = ").push_bind(*expect_count);
                     q.push(" RETURNING ").push($crate::shared::FEED_COLS);
-                    let Some(row) = q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_optional(&mut *$tx).await? else {
+                    let Some(row) = q.build_sized().fetch_optional(&mut *$tx).await? else {
                         return Err($crate::StoreError::Conflict(
                             "a grouped bell item changed on another node".into(),
                         ));
@@ -103,7 +103,7 @@ macro_rules! write_groups {
                     .push_bind(m.created_at);
             });
             q.push(" ON CONFLICT (notification_id, event_id) DO NOTHING");
-            q.build().persistent(<$db as $crate::Built>::PERSISTENT).execute(&mut *$tx).await?;
+            q.build_sized().execute(&mut *$tx).await?;
         }
         updated
     }};

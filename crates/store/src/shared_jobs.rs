@@ -26,7 +26,7 @@ macro_rules! write_schedule {
                     b.push_bind(*k);
                 });
                 q.push(") AS v(k) ORDER BY k");
-                q.build().persistent(<$db as $crate::Built>::PERSISTENT).execute(&mut *$tx).await?;
+                q.build_sized().execute(&mut *$tx).await?;
             }
         }
         for op in &batch.batch_ops {
@@ -162,7 +162,7 @@ macro_rules! write_schedule {
                 b.push_bind(event_id.clone()).push_bind(ntf.clone());
             });
             q.push(" ON CONFLICT DO NOTHING");
-            q.build().persistent(<$db as $crate::Built>::PERSISTENT).execute(&mut *$tx).await?;
+            q.build_sized().execute(&mut *$tx).await?;
         }
         for (id, state) in &batch.close_batches {
             sqlx::query("UPDATE batches SET state = $2 WHERE id = $1 AND state IN ('open', 'sealed')")
@@ -276,7 +276,7 @@ macro_rules! impl_job_store {
                         list.push_bind(id.clone());
                     }
                     q.push(")");
-                    q.build().persistent(<$db as $crate::Built>::PERSISTENT).execute(&mut *tx).await?;
+                    q.build_sized().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -313,7 +313,7 @@ macro_rules! impl_job_store {
                             .push_bind(o.attempt.error.clone());
                     });
                     q.push(" ON CONFLICT (job_id, attempt) DO NOTHING");
-                    q.build().persistent(<$db as $crate::Built>::PERSISTENT).execute(&mut *tx).await?;
+                    q.build_sized().execute(&mut *tx).await?;
                 }
                 // Done jobs together; the others one by one (they are few).
                 let done: Vec<&str> = outcomes
@@ -331,7 +331,7 @@ macro_rules! impl_job_store {
                         list.push_bind(id.to_string());
                     }
                     q.push(")");
-                    q.build().persistent(<$db as $crate::Built>::PERSISTENT).execute(&mut *tx).await?;
+                    q.build_sized().execute(&mut *tx).await?;
                 }
                 for o in outcomes {
                     let (state, run_at, uncount) = match o.next {
@@ -379,7 +379,7 @@ macro_rules! impl_job_store {
                          attempts = deliveries.attempts + 1, \
                          cap_counted = (deliveries.cap_counted OR excluded.cap_counted)",
                     );
-                    q.build().persistent(<$db as $crate::Built>::PERSISTENT).execute(&mut *tx).await?;
+                    q.build_sized().execute(&mut *tx).await?;
                 }
                 // The outbox: the message id is unique, so a retried send keeps one copy.
                 let mail: Vec<&OutboxEmail> = outcomes.iter().flat_map(|o| &o.outbox).collect();
@@ -405,7 +405,7 @@ macro_rules! impl_job_store {
                             .push_bind(e.created_at);
                     });
                     q.push(" ON CONFLICT (message_id) DO NOTHING");
-                    q.build().persistent(<$db as $crate::Built>::PERSISTENT).execute(&mut *tx).await?;
+                    q.build_sized().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -449,7 +449,7 @@ macro_rules! impl_job_store {
                          WHERE email_caps.count < ",
                     );
                     q.push_bind(cap).push(" RETURNING address, type, day, count");
-                    for r in q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_all(&mut *tx).await? {
+                    for r in q.build_sized().fetch_all(&mut *tx).await? {
                         let k: (String, String, String) = (r.try_get("address")?, r.try_get("type")?, r.try_get("day")?);
                         let count: i64 = r.try_get("count")?;
                         let n = want.get(&k).copied().unwrap_or(0);
@@ -491,7 +491,7 @@ macro_rules! impl_job_store {
                         " ON CONFLICT (notification_id, channel) DO UPDATE SET state = 'sending', reason = NULL, \
                          updated_at = excluded.updated_at, cap_counted = TRUE",
                     );
-                    q.build().persistent(<$db as $crate::Built>::PERSISTENT).execute(&mut *tx).await?;
+                    q.build_sized().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(out)
@@ -636,7 +636,7 @@ macro_rules! impl_job_store {
             async fn notification(&self, id: &str) -> Result<Option<FeedItem>> {
                 let mut q = QueryBuilder::<$db>::new("SELECT ");
                 q.push(FEED_COLS).push(" FROM notifications WHERE id = ").push_bind(id.to_string());
-                q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_optional(self.reader()).await?.as_ref().map(feed_item).transpose()
+                q.build_sized().fetch_optional(self.reader()).await?.as_ref().map(feed_item).transpose()
             }
 
             async fn deliveries(&self, ids: &[String]) -> Result<Vec<Delivery>> {
@@ -648,7 +648,7 @@ macro_rules! impl_job_store {
                         list.push_bind(id.clone());
                     }
                     q.push(") ORDER BY notification_id, channel");
-                    for r in q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_all(self.reader()).await? {
+                    for r in q.build_sized().fetch_all(self.reader()).await? {
                         out.push(delivery_row(&r)?);
                     }
                 }
@@ -661,7 +661,7 @@ macro_rules! impl_job_store {
                     " FROM notifications WHERE id IN (SELECT notification_id FROM notification_events WHERE event_id = ",
                 );
                 q.push_bind(event_id.to_string()).push(") ORDER BY user_id, seq");
-                let items = q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_all(self.reader()).await?.iter().map(feed_item).collect::<Result<Vec<_>>>()?;
+                let items = q.build_sized().fetch_all(self.reader()).await?.iter().map(feed_item).collect::<Result<Vec<_>>>()?;
                 let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
                 let all = self.deliveries(&ids).await?;
                 Ok(items

@@ -36,7 +36,7 @@ macro_rules! impl_user_store {
                 }
                 q.push(" AND seq < ").push_bind(before.unwrap_or(i64::MAX));
                 q.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
-                q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_all(self.reader()).await?.iter().map(feed_item).collect()
+                q.build_sized().fetch_all(self.reader()).await?.iter().map(feed_item).collect()
             }
 
             async fn feed_after(&self, account: &str, user: &str, after: i64, limit: i64) -> Result<Vec<FeedItem>> {
@@ -45,7 +45,7 @@ macro_rules! impl_user_store {
                 q.push(" AND user_id = ").push_bind(user.to_string());
                 q.push(LISTED).push(" AND seq > ").push_bind(after);
                 q.push(" ORDER BY seq ASC LIMIT ").push_bind(limit);
-                q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_all(self.reader()).await?.iter().map(feed_item).collect()
+                q.build_sized().fetch_all(self.reader()).await?.iter().map(feed_item).collect()
             }
 
             async fn feed_by_ids(&self, ids: &[String]) -> Result<Vec<FeedItem>> {
@@ -58,7 +58,7 @@ macro_rules! impl_user_store {
                         list.push_bind(id.clone());
                     }
                     q.push(") ORDER BY seq");
-                    for r in q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_all(self.reader()).await? {
+                    for r in q.build_sized().fetch_all(self.reader()).await? {
                         out.push(feed_item(&r)?);
                     }
                 }
@@ -77,7 +77,7 @@ macro_rules! impl_user_store {
                     q.push_tuples(chunk, |mut b, (a, u, k)| {
                         b.push_bind(a.clone()).push_bind(u.clone()).push_bind(k.clone());
                     });
-                    for r in q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_all(self.reader()).await? {
+                    for r in q.build_sized().fetch_all(self.reader()).await? {
                         let until: i64 = r.try_get("until_at")?;
                         let archived: Option<i64> = r.try_get("archived_at")?;
                         let snoozed: Option<i64> = r.try_get("snoozed_until")?;
@@ -149,7 +149,7 @@ macro_rules! impl_user_store {
                         list.push_bind(u.clone());
                     }
                     q.push(") GROUP BY user_id");
-                    for r in q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_all(self.reader()).await? {
+                    for r in q.build_sized().fetch_all(self.reader()).await? {
                         out.insert(r.try_get("user_id")?, r.try_get("n")?);
                     }
                 }
@@ -251,7 +251,7 @@ macro_rules! impl_user_store {
                 if let Some(due) = due {
                     q.push(" AND snoozed_until <= ").push_bind(due);
                 }
-                if q.build().persistent(<$db as $crate::Built>::PERSISTENT).execute(&mut *tx).await?.rows_affected() == 0 {
+                if q.build_sized().execute(&mut *tx).await?.rows_affected() == 0 {
                     return Ok(None);
                 }
                 if let Some(counter) = Self::WAKE_COUNTER {
@@ -259,7 +259,7 @@ macro_rules! impl_user_store {
                 }
                 let mut q = QueryBuilder::<$db>::new("SELECT ");
                 q.push(FEED_COLS).push(" FROM notifications WHERE id = ").push_bind(id.to_string());
-                let row = q.build().persistent(<$db as $crate::Built>::PERSISTENT).fetch_one(&mut *tx).await?;
+                let row = q.build_sized().fetch_one(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(Some(feed_item(&row)?))
             }
