@@ -195,13 +195,10 @@ fn settle(fx: &mut Effects, d: &DeliverJob, outcome: Outcome) -> Result<(), JobE
 }
 
 async fn send(state: &AppState, d: &DeliverJob, fx: &mut Effects) -> Result<(), JobError> {
-    let lookups = &state.lookups;
-    let found = lookups.notification(&d.notification_id).await;
-    let Some(n) = found.map_err(JobError::retry)? else {
+    let Some(n) = state.lookups.notification(&d.notification_id).await? else {
         return Ok(());
     };
-    let found = lookups.user(&n.account_id, &n.user_id).await;
-    let Some(user) = found.map_err(JobError::retry)? else {
+    let Some(user) = state.lookups.user(&n.account_id, &n.user_id).await? else {
         return set(fx, d, "skipped", Some("unknown_user"));
     };
     let msg = message(state, &n, &user, d).await?;

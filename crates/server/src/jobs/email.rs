@@ -5,9 +5,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use varsel_core::model::User;
 use varsel_delivery::email::OutgoingEmail;
-use varsel_store::{CapTake, FeedItem, Job, JobKind, NewJob};
+use varsel_store::{CapTake, Job, JobKind, NewJob};
 
 use super::breaker::{failed, gate};
 use super::observe_send;
@@ -56,14 +55,6 @@ fn id_domain(from: &str) -> &str {
         .unwrap_or("varsel")
         .trim_end_matches('>')
         .trim()
-}
-
-async fn user(state: &AppState, account: &str, id: &str) -> Result<Option<User>, JobError> {
-    state
-        .lookups
-        .user(account, id)
-        .await
-        .map_err(JobError::retry)
 }
 
 /// The key of the delivery that carries the cap flag and the Message-ID.
@@ -132,15 +123,15 @@ impl JobRun for EmailJob {
 async fn send(state: &AppState, job: &Job, e: &EmailJob, fx: &mut Effects) -> Result<(), JobError> {
     let (to, type_id, kinds, mut ctx) = match e {
         EmailJob::Notifications { ids, held } => {
-            let items: Vec<FeedItem> = state
-                .lookups
-                .notifications(ids)
-                .await
-                .map_err(JobError::retry)?;
+            let items = state.lookups.notifications(ids).await?;
             let Some(first) = items.first().cloned() else {
                 return Ok(());
             };
-            let Some(u) = user(state, &first.account_id, &first.user_id).await? else {
+            let Some(u) = state
+                .lookups
+                .user(&first.account_id, &first.user_id)
+                .await?
+            else {
                 mark(fx, job, e, "dropped", Some("unknown_user"));
                 return Ok(());
             };
@@ -162,7 +153,7 @@ async fn send(state: &AppState, job: &Job, e: &EmailJob, fx: &mut Effects) -> Re
             let Some((b, items)) = state.store.batch(batch_id).await? else {
                 return Ok(());
             };
-            let Some(u) = user(state, &b.account_id, &b.user_id).await? else {
+            let Some(u) = state.lookups.user(&b.account_id, &b.user_id).await? else {
                 return Ok(());
             };
             let mut per: BTreeMap<String, usize> = BTreeMap::new();
@@ -197,7 +188,7 @@ async fn send(state: &AppState, job: &Job, e: &EmailJob, fx: &mut Effects) -> Re
             user_id,
             changed,
         } => {
-            let Some(u) = user(state, account_id, user_id).await? else {
+            let Some(u) = state.lookups.user(account_id, user_id).await? else {
                 return Ok(());
             };
             let account_name = state

@@ -10,12 +10,13 @@ use std::sync::Arc;
 use varsel_core::model::User;
 use varsel_store::{FeedItem, Store};
 
+use super::JobError;
 use super::record::Group;
 
 /// A user as the store keys them: (account, id).
 type UserKey = (String, String);
 
-/// The job engine's batched reads.
+/// The job engine's batched reads; a failed read is a failed attempt, retried.
 #[derive(Clone)]
 pub struct Lookups {
     notifications: Group<String, Option<FeedItem>>,
@@ -66,20 +67,22 @@ impl Lookups {
     }
 
     /// The notification `id`, if it exists.
-    pub async fn notification(&self, id: &str) -> Result<Option<FeedItem>, String> {
-        self.notifications.call(id.to_string()).await
+    pub async fn notification(&self, id: &str) -> Result<Option<FeedItem>, JobError> {
+        let found = self.notifications.call(id.to_string()).await;
+        found.map_err(JobError::retry)
     }
 
     /// The notifications of `ids` that exist, in the order asked.
-    pub async fn notifications(&self, ids: &[String]) -> Result<Vec<FeedItem>, String> {
+    pub async fn notifications(&self, ids: &[String]) -> Result<Vec<FeedItem>, JobError> {
         let found =
             futures::future::try_join_all(ids.iter().map(|id| self.notification(id))).await?;
         Ok(found.into_iter().flatten().collect())
     }
 
     /// The user `id` of `account`, if known.
-    pub async fn user(&self, account: &str, id: &str) -> Result<Option<User>, String> {
-        self.users.call((account.to_string(), id.to_string())).await
+    pub async fn user(&self, account: &str, id: &str) -> Result<Option<User>, JobError> {
+        let found = self.users.call((account.to_string(), id.to_string())).await;
+        found.map_err(JobError::retry)
     }
 }
 
