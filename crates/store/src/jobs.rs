@@ -132,6 +132,128 @@ pub struct CapTake {
     pub delivery: String,
 }
 
+/// The daily cap's key: (address in lower case, type, day).
+pub(crate) type CapKey = (String, String, String);
+
+/// What a group of [`CapTake`]s asks of one cap row: each key once, in the order first
+/// asked, with its cap and how many emails it wants.
+pub(crate) struct CapAsk {
+    pub key: CapKey,
+    pub cap: i64,
+    pub want: i64,
+}
+
+pub(crate) fn cap_asks(takes: &[CapTake]) -> Vec<CapAsk> {
+    let mut asks: Vec<CapAsk> = Vec::new();
+    let mut at: std::collections::HashMap<CapKey, usize> = Default::default();
+    for t in takes {
+        let key = (t.address.to_lowercase(), t.type_id.clone(), t.day.clone());
+        match at.get(&key) {
+            Some(&i) => asks[i].want += 1,
+            None => {
+                at.insert(key.clone(), asks.len());
+                asks.push(CapAsk {
+                    key,
+                    cap: t.cap,
+                    want: 1,
+                });
+            }
+        }
+    }
+    asks
+}
+
+impl CapAsk {
+    /// How many of the wanted emails fit, given the row's `count` after the upsert added
+    /// them all (the part past the cap does not).
+    pub fn fits(&self, count: i64) -> i64 {
+        self.want - (count - self.cap).max(0)
+    }
+}
+
+/// Which takes fit, given how many each key may still send (`left`; a key missing was
+/// full), and the email deliveries of those that did, sorted and once each.
+pub(crate) fn cap_grants(
+    takes: &[CapTake],
+    mut left: std::collections::HashMap<CapKey, i64>,
+) -> (Vec<bool>, Vec<&str>) {
+    let mut out = Vec::with_capacity(takes.len());
+    let mut granted: Vec<&str> = Vec::new();
+    for t in takes {
+        let key = (t.address.to_lowercase(), t.type_id.clone(), t.day.clone());
+        let ok = match left.get_mut(&key) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        };
+        if ok {
+            granted.push(&t.delivery);
+        }
+        out.push(ok);
+    }
+    granted.sort_unstable();
+    granted.dedup();
+    (out, granted)
+}
+
+/// The delivery states a group of outcomes records: the last one per (notification,
+/// channel) wins; sorted, so that writers take rows in one order.
+pub(crate) fn last_deliveries(outcomes: &[JobOutcome]) -> Vec<&DeliveryUpdate> {
+    let mut last: std::collections::HashMap<(&str, &str), &DeliveryUpdate> = Default::default();
+    for d in outcomes.iter().flat_map(|o| &o.deliveries) {
+        last.insert((d.notification_id.as_str(), d.channel.as_str()), d);
+    }
+    let mut updates: Vec<&DeliveryUpdate> = last.into_values().collect();
+    updates.sort_by(|a, b| (&a.notification_id, &a.channel).cmp(&(&b.notification_id, &b.channel)));
+    updates
+}
+
+impl JobNext {
+    /// The job's row after an attempt that did not finish it: (state, next run, attempts
+    /// to give back). `None` for `Done`.
+    pub(crate) fn row(&self) -> Option<(&'static str, Option<i64>, i64)> {
+        match *self {
+            JobNext::Done => None,
+            JobNext::Retry { run_at } => Some(("scheduled", Some(run_at), 0)),
+            JobNext::Dead => Some(("dead", None, 0)),
+            JobNext::Wait { run_at } => Some(("scheduled", Some(run_at), 1)),
+        }
+    }
+}
+
+/// The tails of the upserts both write paths share.
+macro_rules! upsert_delivery {
+    () => {
+        " ON CONFLICT (notification_id, channel) DO UPDATE SET state = excluded.state, \
+         reason = excluded.reason, updated_at = excluded.updated_at, \
+         attempts = deliveries.attempts + 1, \
+         cap_counted = (deliveries.cap_counted OR excluded.cap_counted)"
+    };
+}
+macro_rules! upsert_cap_counted {
+    () => {
+        " ON CONFLICT (notification_id, channel) DO UPDATE SET state = 'sending', reason = NULL, \
+         updated_at = excluded.updated_at, cap_counted = TRUE"
+    };
+}
+/// A cap row takes a group's emails while it is below the cap (bound after this).
+macro_rules! upsert_cap {
+    () => {
+        " ON CONFLICT (address, type, day) DO UPDATE SET count = email_caps.count + excluded.count \
+         WHERE email_caps.count < "
+    };
+}
+pub(crate) use {upsert_cap, upsert_cap_counted, upsert_delivery};
+
+/// A job's row after an attempt that did not finish it (see [`JobNext::row`]). Shared by
+/// both write paths, so numbered in order of appearance (SQLite's writer thread binds by
+/// position).
+pub(crate) const UPDATE_JOB: &str = "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at), \
+     lease_until = NULL, locked_by = NULL, attempts = attempts - $3, last_error = $4, updated_at = $5 \
+     WHERE id = $6";
+
 /// The oldest work not yet done, as Unix milliseconds (`None`: nothing pending).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PendingOldest {

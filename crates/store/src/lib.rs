@@ -22,6 +22,8 @@ mod shared_groups;
 mod shared_jobs;
 mod shared_user;
 mod sqlite;
+mod sqlite_direct;
+mod sqlite_writer;
 
 pub use bus::{Bus, BusMsg, FeedChange, FeedChangeKind, UserPresence};
 pub use channels::{ChannelStore, Connection, Device, MatchLock, UserLink};
@@ -46,6 +48,12 @@ pub enum StoreError {
     Unreachable(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// An error of SQLite's writer thread (see `sqlite_writer.rs`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A write whose cycle could not start or commit (SQLite): nothing of it was kept.
+    #[error("write failed: {0}")]
+    Write(String),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("corrupt stored document: {0}")]
@@ -196,6 +204,31 @@ pub struct Inserted {
     pub duplicate: bool,
     /// A duplicate whose request differs from the stored one (nothing was stored).
     pub conflict: bool,
+}
+
+impl Inserted {
+    pub(crate) fn fresh(id: &str) -> Inserted {
+        Inserted {
+            id: id.to_string(),
+            duplicate: false,
+            conflict: false,
+        }
+    }
+
+    /// A duplicate of the stored event `id` (of an earlier event, or of one earlier in its
+    /// group); with another request behind the same key, a conflict.
+    pub(crate) fn duplicate(
+        id: String,
+        stored_hash: Option<String>,
+        hash: Option<&str>,
+    ) -> Inserted {
+        let conflict = matches!((stored_hash.as_deref(), hash), (Some(a), Some(b)) if a != b);
+        Inserted {
+            id,
+            duplicate: true,
+            conflict,
+        }
+    }
 }
 
 /// An event claimed for processing.

@@ -95,6 +95,11 @@ impl PgStore {
         &self.pool
     }
 
+    /// Every write runs on the pool (SQLite's writer thread is SQLite's own).
+    fn direct(&self) -> Option<&crate::sqlite_writer::SqliteWriter> {
+        None
+    }
+
     /// Match locks this node holds at once (of the pool's 16 connections).
     const MATCH_LOCKS: usize = 4;
 

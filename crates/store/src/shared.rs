@@ -26,6 +26,11 @@ pub(crate) fn runs(sizes: &[usize], budget: usize) -> Vec<std::ops::Range<usize>
     out
 }
 
+/// The stored event behind an idempotency key (numbered in order of appearance, as
+/// SQLite's writer thread binds by position).
+pub(crate) const FIRST_OF_KEY: &str =
+    "SELECT id, request_hash FROM events WHERE account_id = $1 AND idempotency_key = $2";
+
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
     // Serializing plain data types to a string cannot fail.
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
@@ -226,20 +231,18 @@ macro_rules! impl_store {
             let mut out = Vec::with_capacity(events.len());
             for e in events {
                 if fresh.contains(&e.id) {
-                    out.push(Inserted { id: e.id.clone(), duplicate: false, conflict: false });
+                    out.push(Inserted::fresh(&e.id));
                 } else {
-                    // A duplicate (of an earlier event, or of one earlier in this group);
-                    // with another request behind the same key, a conflict.
-                    let first = sqlx::query(
-                        "SELECT id, request_hash FROM events WHERE account_id = $1 AND idempotency_key = $2",
-                    )
-                    .bind(e.body.account_id.clone())
-                    .bind(key(e))
-                    .fetch_one(&mut **tx)
-                    .await?;
-                    let stored: Option<String> = first.try_get("request_hash")?;
-                    let conflict = matches!((&stored, &e.request_hash), (Some(a), Some(b)) if a != b);
-                    out.push(Inserted { id: first.try_get("id")?, duplicate: true, conflict });
+                    let first = sqlx::query($crate::shared::FIRST_OF_KEY)
+                        .bind(e.body.account_id.clone())
+                        .bind(key(e))
+                        .fetch_one(&mut **tx)
+                        .await?;
+                    out.push(Inserted::duplicate(
+                        first.try_get("id")?,
+                        first.try_get("request_hash")?,
+                        e.request_hash.as_deref(),
+                    ));
                 }
             }
             Ok(out)
@@ -431,6 +434,9 @@ macro_rules! impl_store {
             }
 
             async fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<Inserted>> {
+                if let Some(w) = self.direct() {
+                    return w.insert_events(events.to_vec()).await;
+                }
                 let mut tx = self.writer().begin().await?;
                 let out = insert_events_in(&mut tx, events).await?;
                 tx.commit().await?;
@@ -441,6 +447,9 @@ macro_rules! impl_store {
                 &self,
                 gather: &mut (dyn FnMut() -> Vec<NewEvent> + Send),
             ) -> Result<Vec<Inserted>> {
+                if let Some(w) = self.direct() {
+                    return w.insert_events(gather()).await;
+                }
                 let mut tx = self.writer().begin().await?;
                 let events = gather();
                 let out = insert_events_in(&mut tx, &events).await?;

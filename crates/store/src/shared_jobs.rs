@@ -182,7 +182,7 @@ macro_rules! impl_job_store {
         use varsel_core::prefs::PrefLayer;
 
         use $crate::jobs::{
-            Batch, BatchItem, CapTake, Delivery, DeliveryUpdate, Job, JobAttempt, JobNext, JobOutcome,
+            Batch, BatchItem, CapTake, Delivery, Job, JobAttempt, JobNext, JobOutcome,
             JobStore, NewJob, OutboxEmail, PendingOldest,
         };
         use $crate::shared::{CHUNK, FEED_COLS};
@@ -248,6 +248,9 @@ macro_rules! impl_job_store {
             }
 
             async fn claim_jobs(&self, limit: i64, now: i64, lease_until: i64, node: &str) -> Result<Vec<Job>> {
+                if let Some(w) = self.direct() {
+                    return w.claim_jobs(limit, now, lease_until, node).await;
+                }
                 let rows = sqlx::query(Self::CLAIM_JOBS)
                     .bind(lease_until)
                     .bind(now)
@@ -296,6 +299,9 @@ macro_rules! impl_job_store {
                 if outcomes.is_empty() {
                     return Ok(());
                 }
+                if let Some(w) = self.direct() {
+                    return w.record_jobs(outcomes.to_vec(), now).await;
+                }
                 let mut tx = self.writer().begin().await?;
                 // The attempt log, except for jobs that waited (not tried).
                 let tried: Vec<&JobOutcome> =
@@ -334,32 +340,18 @@ macro_rules! impl_job_store {
                     q.build_sized().execute(&mut *tx).await?;
                 }
                 for o in outcomes {
-                    let (state, run_at, uncount) = match o.next {
-                        JobNext::Done => continue,
-                        JobNext::Retry { run_at } => ("scheduled", Some(run_at), 0i64),
-                        JobNext::Dead => ("dead", None, 0),
-                        JobNext::Wait { run_at } => ("scheduled", Some(run_at), 1),
-                    };
-                    sqlx::query(
-                        "UPDATE jobs SET state = $2, run_at = COALESCE($3, run_at), lease_until = NULL, locked_by = NULL, \
-                         attempts = attempts - $4, last_error = $5, updated_at = $6 WHERE id = $1",
-                    )
-                    .bind(o.job_id.clone())
-                    .bind(state)
-                    .bind(run_at)
-                    .bind(uncount)
-                    .bind(o.attempt.error.clone())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    let Some((state, run_at, uncount)) = o.next.row() else { continue };
+                    sqlx::query($crate::jobs::UPDATE_JOB)
+                        .bind(state)
+                        .bind(run_at)
+                        .bind(uncount)
+                        .bind(o.attempt.error.clone())
+                        .bind(now)
+                        .bind(o.job_id.clone())
+                        .execute(&mut *tx)
+                        .await?;
                 }
-                // Delivery states: the last one per (notification, channel) wins.
-                let mut last: std::collections::HashMap<(&str, &str), &DeliveryUpdate> = Default::default();
-                for d in outcomes.iter().flat_map(|o| &o.deliveries) {
-                    last.insert((d.notification_id.as_str(), d.channel.as_str()), d);
-                }
-                let mut updates: Vec<&DeliveryUpdate> = last.into_values().collect();
-                updates.sort_by(|a, b| (&a.notification_id, &a.channel).cmp(&(&b.notification_id, &b.channel)));
+                let updates = $crate::jobs::last_deliveries(outcomes);
                 for chunk in updates.chunks(CHUNK.min(Self::STATEMENT_BYTES / 120)) {
                     let mut q = QueryBuilder::<$db>::new(
                         "INSERT INTO deliveries (notification_id, channel, state, reason, updated_at, attempts, cap_counted) ",
@@ -373,12 +365,7 @@ macro_rules! impl_job_store {
                             .push_bind(1i64)
                             .push_bind(d.cap_counted);
                     });
-                    q.push(
-                        " ON CONFLICT (notification_id, channel) DO UPDATE SET state = excluded.state, \
-                         reason = excluded.reason, updated_at = excluded.updated_at, \
-                         attempts = deliveries.attempts + 1, \
-                         cap_counted = (deliveries.cap_counted OR excluded.cap_counted)",
-                    );
+                    q.push($crate::jobs::upsert_delivery!());
                     q.build_sized().execute(&mut *tx).await?;
                 }
                 // The outbox: the message id is unique, so a retried send keeps one copy.
@@ -415,65 +402,41 @@ macro_rules! impl_job_store {
                 if takes.is_empty() {
                     return Ok(Vec::new());
                 }
+                if let Some(w) = self.direct() {
+                    return w.take_email_caps(takes.to_vec(), now).await;
+                }
                 // One upsert for the whole group: each (address, type, day) asks for its n
                 // emails at once. The row is locked while it is updated, so nodes never
                 // pass the cap together: with `count` after the update, n - (count - cap)
                 // of the n fit when it went past, all n when it did not, none when the
                 // row was full before (no row comes back). `count` may end above the cap
                 // by the part that did not fit; what is sent never does.
-                let mut keys: Vec<(String, &str, &str, i64)> = Vec::new();
-                let mut want: std::collections::HashMap<(String, String, String), i64> = Default::default();
-                for t in takes {
-                    let k = (t.address.to_lowercase(), t.type_id.clone(), t.day.clone());
-                    let n = want.entry(k.clone()).or_insert(0);
-                    if *n == 0 {
-                        keys.push((k.0, &t.type_id, &t.day, t.cap));
-                    }
-                    *n += 1;
-                }
+                let asks = $crate::jobs::cap_asks(takes);
+                let at: std::collections::HashMap<&$crate::jobs::CapKey, &$crate::jobs::CapAsk> =
+                    asks.iter().map(|a| (&a.key, a)).collect();
                 let mut tx = self.writer().begin().await?;
-                let mut left: std::collections::HashMap<(String, String, String), i64> = Default::default();
-                for chunk in keys.chunks(CHUNK.min(Self::STATEMENT_BYTES / 120)) {
+                let mut left: std::collections::HashMap<$crate::jobs::CapKey, i64> = Default::default();
+                for chunk in asks.chunks(CHUNK.min(Self::STATEMENT_BYTES / 120)) {
                     // The cap is per configuration, the same for every row of a group.
-                    let cap = chunk.first().map_or(0, |k| k.3);
+                    let cap = chunk.first().map_or(0, |a| a.cap);
                     let mut q = QueryBuilder::<$db>::new("INSERT INTO email_caps (address, type, day, count) ");
-                    q.push_values(chunk, |mut b, k| {
-                        let n = want[&(k.0.clone(), k.1.to_string(), k.2.to_string())];
-                        b.push_bind(k.0.clone())
-                            .push_bind(k.1.to_string())
-                            .push_bind(k.2.to_string())
-                            .push_bind(n);
+                    q.push_values(chunk, |mut b, a| {
+                        b.push_bind(a.key.0.clone())
+                            .push_bind(a.key.1.clone())
+                            .push_bind(a.key.2.clone())
+                            .push_bind(a.want);
                     });
-                    q.push(
-                        " ON CONFLICT (address, type, day) DO UPDATE SET count = email_caps.count + excluded.count \
-                         WHERE email_caps.count < ",
-                    );
+                    q.push($crate::jobs::upsert_cap!());
                     q.push_bind(cap).push(" RETURNING address, type, day, count");
                     for r in q.build_sized().fetch_all(&mut *tx).await? {
-                        let k: (String, String, String) = (r.try_get("address")?, r.try_get("type")?, r.try_get("day")?);
+                        let k: $crate::jobs::CapKey = (r.try_get("address")?, r.try_get("type")?, r.try_get("day")?);
                         let count: i64 = r.try_get("count")?;
-                        let n = want.get(&k).copied().unwrap_or(0);
-                        left.insert(k, n - (count - cap).max(0));
-                    }
-                }
-                let mut out = Vec::with_capacity(takes.len());
-                let mut granted: Vec<&str> = Vec::new();
-                for t in takes {
-                    let k = (t.address.to_lowercase(), t.type_id.clone(), t.day.clone());
-                    let ok = match left.get_mut(&k) {
-                        Some(n) if *n > 0 => {
-                            *n -= 1;
-                            true
+                        if let Some(a) = at.get(&k) {
+                            left.insert(k, a.fits(count));
                         }
-                        _ => false,
-                    };
-                    if ok {
-                        granted.push(&t.delivery);
                     }
-                    out.push(ok);
                 }
-                granted.sort_unstable();
-                granted.dedup();
+                let (out, granted) = $crate::jobs::cap_grants(takes, left);
                 for chunk in granted.chunks(CHUNK.min(Self::STATEMENT_BYTES / 80)) {
                     let mut q = QueryBuilder::<$db>::new(
                         "INSERT INTO deliveries (notification_id, channel, state, reason, updated_at, attempts, cap_counted) ",
@@ -487,10 +450,7 @@ macro_rules! impl_job_store {
                             .push_bind(0i64)
                             .push_bind(true);
                     });
-                    q.push(
-                        " ON CONFLICT (notification_id, channel) DO UPDATE SET state = 'sending', reason = NULL, \
-                         updated_at = excluded.updated_at, cap_counted = TRUE",
-                    );
+                    q.push($crate::jobs::upsert_cap_counted!());
                     q.build_sized().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;

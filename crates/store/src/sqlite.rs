@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::sqlite_writer::SqliteWriter;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -18,6 +19,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// The match locks held in this process (the only one on the file).
     match_locks: Arc<Mutex<HashSet<i64>>>,
+    /// The thread that applies the hot writes (accepted events, the job engine's).
+    direct: SqliteWriter,
 }
 
 impl SqliteStore {
@@ -49,9 +52,9 @@ impl SqliteStore {
     const FAIL_EVENT: &'static str = "UPDATE events SET lease_until = NULL, last_error = $2, attempts = attempts + 1, \
          state = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE 'pending' END WHERE id = $1";
 
-    const CLAIM_JOBS: &'static str = "UPDATE jobs SET lease_until = $1, attempts = attempts + 1, updated_at = $2, locked_by = $4 \
-         WHERE id IN (SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= $2 \
-         AND (lease_until IS NULL OR lease_until < $2) ORDER BY run_at LIMIT $3) \
+    pub(crate) const CLAIM_JOBS: &'static str = "UPDATE jobs SET lease_until = ?1, attempts = attempts + 1, updated_at = ?2, locked_by = ?4 \
+         WHERE id IN (SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= ?2 \
+         AND (lease_until IS NULL OR lease_until < ?2) ORDER BY run_at LIMIT ?3) \
          RETURNING *";
 
     /// Opens `sqlite://path` (created if missing, readable by its owner only) and runs
@@ -63,20 +66,33 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        create_private(opts.get_filename())?;
+        let path = opts.get_filename().to_path_buf();
+        let name = path.to_string_lossy();
+        if name.is_empty() || name.starts_with(':') {
+            return Err(crate::StoreError::BadUrl(format!(
+                "{url}: SQLite needs a file (events are kept durably)"
+            )));
+        }
+        create_private(&path)?;
+        // A local file: a connection is never lost, so none is tested before it is
+        // lent (a ping is a hand-off to its worker thread).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(opts.read_only(true))
             .await?;
+        let direct = SqliteWriter::start(&path, writer.clone())?;
         Ok(SqliteStore {
             writer,
             reader,
             match_locks: Arc::default(),
+            direct,
         })
     }
 
@@ -87,6 +103,10 @@ impl SqliteStore {
 
     fn writer(&self) -> &SqlitePool {
         &self.writer
+    }
+
+    fn direct(&self) -> Option<&SqliteWriter> {
+        Some(&self.direct)
     }
 
     /// The lock on `key` in this process, or `None` when it is held.
@@ -131,8 +151,7 @@ mod channels {
 /// Creates a missing database file with mode 0600: it holds sealed secrets, API key
 /// hashes and users' emails. SQLite gives its `-wal` and `-shm` files the same mode.
 fn create_private(path: &std::path::Path) -> crate::Result<()> {
-    let name = path.to_string_lossy();
-    if name.is_empty() || name.starts_with(':') || path.exists() {
+    if path.exists() {
         return Ok(());
     }
     let mut open = std::fs::OpenOptions::new();
