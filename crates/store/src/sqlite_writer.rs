@@ -130,6 +130,7 @@ fn run(
             }
         }
         let _span = tracing::debug_span!("sqlite_write_cycle", writes = writes.len()).entered();
+        let asked = std::time::Instant::now();
         let held = match runtime.block_on(gate.acquire()) {
             Ok(held) => held,
             Err(e) => {
@@ -141,8 +142,12 @@ fn run(
                 continue;
             }
         };
+        let began = std::time::Instant::now();
+        metrics::histogram!("varsel_sqlite_gate_wait_seconds")
+            .record((began - asked).as_secs_f64());
         metrics::histogram!("varsel_sqlite_cycle_writes").record(writes.len() as f64);
         let (commit, replies) = cycle(&conn, writes);
+        metrics::histogram!("varsel_sqlite_cycle_seconds").record(began.elapsed().as_secs_f64());
         // Returned to the pool by a task of the runtime (sqlx spawns it on drop).
         runtime.block_on(async move { drop(held) });
         for reply in replies {
