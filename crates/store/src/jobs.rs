@@ -247,13 +247,6 @@ macro_rules! upsert_cap {
 }
 pub(crate) use {upsert_cap, upsert_cap_counted, upsert_delivery};
 
-/// A job's row after an attempt that did not finish it (see [`JobNext::row`]). Shared by
-/// both write paths, so numbered in order of appearance (SQLite's writer thread binds by
-/// position).
-pub(crate) const UPDATE_JOB: &str = "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at), \
-     lease_until = NULL, locked_by = NULL, attempts = attempts - $3, last_error = $4, updated_at = $5 \
-     WHERE id = $6";
-
 /// The oldest work not yet done, as Unix milliseconds (`None`: nothing pending).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PendingOldest {
@@ -312,6 +305,26 @@ impl BatchAdd {
             }
         }
         i64::from_ne_bytes(h.to_ne_bytes())
+    }
+    /// The due time of a batch this addition opens: at once when one item fills it.
+    pub(crate) fn opened_due(&self) -> i64 {
+        if self.max_items <= 1 {
+            self.now
+        } else {
+            self.due_at
+        }
+    }
+
+    /// The job that fires the batch `batch_id` this addition opened.
+    pub(crate) fn firing_job(&self, batch_id: &str) -> NewJob {
+        NewJob {
+            id: format!("job_{}", ulid::Ulid::new()),
+            kind: JobKind::Batch,
+            dedupe_key: format!("batch:{batch_id}"),
+            account_id: Some(self.account_id.clone()),
+            payload: serde_json::json!({ "batch_id": batch_id }),
+            run_at: self.opened_due(),
+        }
     }
 }
 

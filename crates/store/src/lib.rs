@@ -16,13 +16,16 @@ pub mod bus;
 pub mod channels;
 pub mod jobs;
 mod postgres;
+mod rows;
 mod shared;
 mod shared_channels;
 mod shared_groups;
 mod shared_jobs;
 mod shared_user;
+mod sql;
 mod sqlite;
 mod sqlite_direct;
+mod sqlite_round;
 mod sqlite_writer;
 
 pub use bus::{Bus, BusMsg, FeedChange, FeedChangeKind, UserPresence};
@@ -264,6 +267,35 @@ pub struct NewNotification {
     pub deliveries: Vec<(String, String)>,
     /// A grouped bell item's people, newest first (empty otherwise).
     pub actor_ids: Vec<String>,
+}
+
+impl NewNotification {
+    /// The bell item it is once stored as `seq`.
+    pub(crate) fn feed_item(&self, seq: i64) -> FeedItem {
+        FeedItem {
+            seq,
+            id: self.id.clone(),
+            account_id: self.account_id.clone(),
+            user_id: self.user_id.clone(),
+            kind: self.kind.clone(),
+            section: self.section.clone(),
+            title: self.title.clone(),
+            body: self.body.clone(),
+            url: self.url.clone(),
+            count: self.count,
+            actor_id: self.actor_id.clone(),
+            popup_sound: self.popup_sound.clone(),
+            browser: self.browser,
+            in_feed: self.in_feed,
+            created_at: self.created_at,
+            seen_at: None,
+            read_at: None,
+            archived_at: None,
+            snoozed_until: None,
+            actor_ids: self.actor_ids.clone(),
+            updated: false,
+        }
+    }
 }
 
 /// The decisions for one (event, user).

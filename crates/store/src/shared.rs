@@ -26,11 +26,6 @@ pub(crate) fn runs(sizes: &[usize], budget: usize) -> Vec<std::ops::Range<usize>
     out
 }
 
-/// The stored event behind an idempotency key (numbered in order of appearance, as
-/// SQLite's writer thread binds by position).
-pub(crate) const FIRST_OF_KEY: &str =
-    "SELECT id, request_hash FROM events WHERE account_id = $1 AND idempotency_key = $2";
-
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
     // Serializing plain data types to a string cannot fail.
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
@@ -77,10 +72,7 @@ macro_rules! impl_store {
             j: &$crate::NewJob,
             now: i64,
         ) -> Result<()> {
-            sqlx::query(
-                "INSERT INTO jobs (id, kind, dedupe_key, account_id, payload, run_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (dedupe_key) DO NOTHING",
-            )
+            sqlx::query($crate::sql::INSERT_JOB)
             .bind(j.id.clone())
             .bind(j.kind.as_str())
             .bind(j.dedupe_key.clone())
@@ -124,29 +116,7 @@ macro_rules! impl_store {
         }
 
         fn feed_item(r: &DbRow) -> Result<FeedItem> {
-            Ok(FeedItem {
-                seq: r.try_get("seq")?,
-                id: r.try_get("id")?,
-                account_id: r.try_get("account_id")?,
-                user_id: r.try_get("user_id")?,
-                kind: r.try_get("type")?,
-                section: r.try_get("section")?,
-                title: r.try_get("title")?,
-                body: r.try_get("body")?,
-                url: r.try_get("url")?,
-                count: r.try_get("count")?,
-                actor_id: r.try_get("actor_id")?,
-                popup_sound: r.try_get("popup_sound")?,
-                browser: r.try_get("browser")?,
-                in_feed: r.try_get("in_feed")?,
-                created_at: r.try_get("created_at")?,
-                seen_at: r.try_get("seen_at")?,
-                read_at: r.try_get("read_at")?,
-                archived_at: r.try_get("archived_at")?,
-                snoozed_until: r.try_get("snoozed_until")?,
-                actor_ids: $crate::shared::actor_list(r.try_get("actor_ids")?)?,
-                updated: false,
-            })
+            $crate::rows::feed_item(r)
         }
 
         fn user_row(r: &DbRow) -> Result<User> {
@@ -233,7 +203,7 @@ macro_rules! impl_store {
                 if fresh.contains(&e.id) {
                     out.push(Inserted::fresh(&e.id));
                 } else {
-                    let first = sqlx::query($crate::shared::FIRST_OF_KEY)
+                    let first = sqlx::query($crate::sql::FIRST_OF_KEY)
                         .bind(e.body.account_id.clone())
                         .bind(key(e))
                         .fetch_one(&mut **tx)
@@ -491,6 +461,9 @@ macro_rules! impl_store {
             }
 
             async fn complete_events(&self, batch: &ProcessedBatch) -> Result<Vec<FeedItem>> {
+                if let Some(w) = self.direct() {
+                    return w.complete_events(batch.clone()).await;
+                }
                 // Serialized before the transaction: the writer is held only for the SQL.
                 let docs: Vec<String> = batch.decisions.iter().map(|d| json(&d.decisions)).collect();
                 let mut tx = self.writer().begin().await?;
@@ -513,10 +486,7 @@ macro_rules! impl_store {
                     batch.notifications.iter().map(|n| n.title.len() + n.body.len() + 300).collect();
                 for run in runs(&sizes, Self::STATEMENT_BYTES) {
                     let chunk = &batch.notifications[run];
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO notifications (id, account_id, user_id, dedupe_key, event_id, type, section, \
-                         title, body, url, count, actor_id, popup_sound, browser, in_feed, created_at, actor_ids) ",
-                    );
+                    let mut q = QueryBuilder::<$db>::new($crate::sql::NOTIFICATION_COLS);
                     q.push_values(chunk, |mut b, n| {
                         b.push_bind(n.id.clone())
                             .push_bind(n.account_id.clone())
@@ -545,29 +515,7 @@ macro_rules! impl_store {
                     .notifications
                     .iter()
                     .filter_map(|n| {
-                        seqs.get(&n.id).map(|&seq| FeedItem {
-                            seq,
-                            id: n.id.clone(),
-                            account_id: n.account_id.clone(),
-                            user_id: n.user_id.clone(),
-                            kind: n.kind.clone(),
-                            section: n.section.clone(),
-                            title: n.title.clone(),
-                            body: n.body.clone(),
-                            url: n.url.clone(),
-                            count: n.count,
-                            actor_id: n.actor_id.clone(),
-                            popup_sound: n.popup_sound.clone(),
-                            browser: n.browser,
-                            in_feed: n.in_feed,
-                            created_at: n.created_at,
-                            seen_at: None,
-                            read_at: None,
-                            archived_at: None,
-                            snoozed_until: None,
-                            actor_ids: n.actor_ids.clone(),
-                            updated: false,
-                        })
+                        seqs.get(&n.id).map(|&seq| n.feed_item(seq))
                     })
                     .collect();
                 let updated = $crate::shared_groups::write_groups!($db, tx, batch, &seqs);

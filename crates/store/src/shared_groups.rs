@@ -24,30 +24,21 @@ macro_rules! write_groups {
                     if !seqs.contains_key(notification_id) {
                         continue;
                     }
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO bell_groups (account_id, user_id, group_key, notification_id, until_at) VALUES (",
-                    );
-                    let mut v = q.separated(", ");
-                    v.push_bind(account_id.clone())
-                        .push_bind(user_id.clone())
-                        .push_bind(group_key.clone())
-                        .push_bind(notification_id.clone())
-                        .push_bind(*until);
-                    q.push(") ON CONFLICT (account_id, user_id, group_key) ");
-                    match replaces {
-                        None => {
-                            q.push("DO NOTHING");
-                        }
-                        Some(old) => {
-                            q.push(
-                                "DO UPDATE SET notification_id = excluded.notification_id, \
-                                 until_at = excluded.until_at WHERE bell_groups.notification_id = ",
-                            )
-                            .push_bind(old.clone());
-                        }
-                    }
-                    q.push(" RETURNING notification_id");
-                    if q.build_sized().fetch_optional(&mut *$tx).await?.is_none() {
+                    let open = sqlx::query(match replaces {
+                        None => $crate::sql::OPEN_GROUP,
+                        Some(_) => $crate::sql::REPLACE_GROUP,
+                    })
+                    .bind(account_id.clone())
+                    .bind(user_id.clone())
+                    .bind(group_key.clone())
+                    .bind(notification_id.clone())
+                    .bind(*until);
+                    let open = match replaces {
+                        None => open,
+                        Some(old) => open.bind(old.clone()),
+                    };
+                    let opened = open.fetch_optional(&mut *$tx).await?;
+                    if opened.is_none() {
                         return Err($crate::StoreError::Conflict(
                             "a bell group was opened by another node".into(),
                         ));
@@ -65,18 +56,19 @@ macro_rules! write_groups {
                     if !carriers.iter().any(|c| seqs.contains_key(c)) {
                         continue;
                     }
-                    let mut q = QueryBuilder::<$db>::new("UPDATE notifications SET seq = ");
-                    q.push(Self::WAKE_SEQ);
-                    q.push(", count = ").push_bind(*count);
-                    q.push(", actor_ids = ").push_bind($crate::shared::json(actor_ids));
-                    q.push(", actor_id = ").push_bind(actor_ids.first().cloned());
-                    q.push(", title = ").push_bind(title.clone());
-                    q.push(", body = ").push_bind(body.clone());
-                    q.push(", read_at = NULL, seen_at = NULL WHERE id = ")
-                        .push_bind(notification_id.clone());
-                    q.push(" AND count = ").push_bind(*expect_count);
-                    q.push(" RETURNING ").push($crate::shared::FEED_COLS);
-                    let Some(row) = q.build_sized().fetch_optional(&mut *$tx).await? else {
+                    // Built from constants only.
+                    let join = $crate::sql::join_group(Self::WAKE_SEQ);
+                    let joined = sqlx::query(sqlx::AssertSqlSafe(join))
+                        .bind(*count)
+                        .bind($crate::shared::json(actor_ids))
+                        .bind(actor_ids.first().cloned())
+                        .bind(title.clone())
+                        .bind(body.clone())
+                        .bind(notification_id.clone())
+                        .bind(*expect_count)
+                        .fetch_optional(&mut *$tx)
+                        .await?;
+                    let Some(row) = joined else {
                         return Err($crate::StoreError::Conflict(
                             "a grouped bell item changed on another node".into(),
                         ));

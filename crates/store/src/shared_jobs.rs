@@ -32,11 +32,7 @@ macro_rules! write_schedule {
         for op in &batch.batch_ops {
             match op {
                 $crate::BatchOp::Withdraw(w) => {
-            sqlx::query(
-                "UPDATE batch_items SET withdrawn_at = $1 WHERE account_id = $2 AND object_id = $3 \
-                 AND withdrawn_at IS NULL AND batch_id IN (SELECT id FROM batches WHERE state IN ('open', 'sealed') \
-                 AND kind = 'assign' AND account_id = $2 AND type = $4 AND user_id <> $5)",
-            )
+            sqlx::query($crate::sql::WITHDRAW)
             .bind(w.now)
             .bind(w.account_id.clone())
             .bind(w.object_id.clone())
@@ -50,10 +46,7 @@ macro_rules! write_schedule {
             // time is sealed first; then the open batch is taken (its row locked until this
             // transaction ends, so a firing node waits for the item), or one is opened. An
             // insert that loses to another node's opens nothing, and the next pass takes theirs.
-            sqlx::query(
-                "UPDATE batches SET state = 'sealed' WHERE state = 'open' AND kind = $1 AND account_id = $2 \
-                 AND user_id = $3 AND type = $4 AND group_key = $5 AND due_at <= $6",
-            )
+            sqlx::query($crate::sql::SEAL_DUE_BATCH)
             .bind(a.kind.as_str())
             .bind(a.account_id.clone())
             .bind(a.user_id.clone())
@@ -64,10 +57,7 @@ macro_rules! write_schedule {
             .await?;
             let mut taken = None;
             for _ in 0..3 {
-                let open = sqlx::query(
-                    "UPDATE batches SET size = size + 1 WHERE state = 'open' AND kind = $1 AND account_id = $2 \
-                     AND user_id = $3 AND type = $4 AND group_key = $5 RETURNING id, size, max_items",
-                )
+                let open = sqlx::query($crate::sql::TAKE_OPEN_BATCH)
                 .bind(a.kind.as_str())
                 .bind(a.account_id.clone())
                 .bind(a.user_id.clone())
@@ -83,46 +73,25 @@ macro_rules! write_schedule {
                     break;
                 }
                 let id = format!("bat_{}", ulid::Ulid::new());
-                let due = if a.max_items <= 1 { a.now } else { a.due_at };
-                let opened = sqlx::query(
-                    "INSERT INTO batches (id, kind, account_id, user_id, type, group_key, due_at, max_items, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                     ON CONFLICT (kind, account_id, user_id, type, group_key) WHERE state = 'open' DO NOTHING",
-                )
+                let opened = sqlx::query($crate::sql::OPEN_BATCH)
                 .bind(id.clone())
                 .bind(a.kind.as_str())
                 .bind(a.account_id.clone())
                 .bind(a.user_id.clone())
                 .bind(a.type_id.clone())
                 .bind(a.group_key.clone())
-                .bind(due)
+                .bind(a.opened_due())
                 .bind(a.max_items)
                 .bind(a.now)
                 .execute(&mut *$tx)
                 .await?;
                 if opened.rows_affected() > 0 {
-                    insert_job(
-                        &mut *$tx,
-                        &$crate::NewJob {
-                            id: format!("job_{}", ulid::Ulid::new()),
-                            kind: $crate::JobKind::Batch,
-                            dedupe_key: format!("batch:{id}"),
-                            account_id: Some(a.account_id.clone()),
-                            payload: serde_json::json!({ "batch_id": id }),
-                            run_at: due,
-                        },
-                        a.now,
-                    )
-                    .await?;
-                }
+                    insert_job(&mut *$tx, &a.firing_job(&id), a.now).await?;                }
             }
             let Some((batch_id, size, max)) = taken else {
                 return Err($crate::StoreError::Conflict("no open batch could be taken".into()));
             };
-            let added = sqlx::query(
-                "INSERT INTO batch_items (batch_id, event_id, account_id, object_id, item, added_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (batch_id, event_id) DO NOTHING",
-            )
+            let added = sqlx::query($crate::sql::ADD_BATCH_ITEM)
             .bind(batch_id.clone())
             .bind(a.event_id.clone())
             .bind(a.account_id.clone())
@@ -133,17 +102,17 @@ macro_rules! write_schedule {
             .await?;
             if added.rows_affected() == 0 {
                 // The event was processed before (a retry): its item is already counted.
-                sqlx::query("UPDATE batches SET size = size - 1 WHERE id = $1")
+                sqlx::query($crate::sql::UNCOUNT_BATCH_ITEM)
                     .bind(batch_id.clone())
                     .execute(&mut *$tx)
                     .await?;
             } else if size >= max {
                 // Full: sealed, and fired now.
-                sqlx::query("UPDATE batches SET state = 'sealed' WHERE id = $1")
+                sqlx::query($crate::sql::SEAL_BATCH)
                     .bind(batch_id.clone())
                     .execute(&mut *$tx)
                     .await?;
-                sqlx::query("UPDATE jobs SET run_at = $1 WHERE dedupe_key = $2 AND state = 'scheduled'")
+                sqlx::query($crate::sql::FIRE_BATCH_NOW)
                     .bind(a.now)
                     .bind(format!("batch:{batch_id}"))
                     .execute(&mut *$tx)
@@ -165,9 +134,9 @@ macro_rules! write_schedule {
             q.build_sized().execute(&mut *$tx).await?;
         }
         for (id, state) in &batch.close_batches {
-            sqlx::query("UPDATE batches SET state = $2 WHERE id = $1 AND state IN ('open', 'sealed')")
-                .bind(id.clone())
+            sqlx::query($crate::sql::CLOSE_BATCH)
                 .bind(state.clone())
+                .bind(id.clone())
                 .execute(&mut *$tx)
                 .await?;
         }
@@ -192,23 +161,7 @@ macro_rules! impl_job_store {
         type DbRow = <$db as sqlx::Database>::Row;
 
         fn job_row(r: &DbRow) -> Result<Job> {
-            Ok(Job {
-                id: r.try_get("id")?,
-                kind: {
-                    let k: String = r.try_get("kind")?;
-                    $crate::JobKind::parse(&k)
-                        .ok_or_else(|| $crate::StoreError::Corrupt(format!("unknown job kind `{k}`")))?
-                },
-                dedupe_key: r.try_get("dedupe_key")?,
-                account_id: r.try_get("account_id")?,
-                payload: serde_json::from_str(&r.try_get::<String, _>("payload")?)?,
-                run_at: r.try_get("run_at")?,
-                state: r.try_get("state")?,
-                attempts: r.try_get("attempts")?,
-                last_error: r.try_get("last_error")?,
-                created_at: r.try_get("created_at")?,
-                updated_at: r.try_get("updated_at")?,
-            })
+            $crate::rows::job_row(r)
         }
 
         fn delivery_row(r: &DbRow) -> Result<Delivery> {
@@ -341,7 +294,7 @@ macro_rules! impl_job_store {
                 }
                 for o in outcomes {
                     let Some((state, run_at, uncount)) = o.next.row() else { continue };
-                    sqlx::query($crate::jobs::UPDATE_JOB)
+                    sqlx::query($crate::sql::UPDATE_JOB)
                         .bind(state)
                         .bind(run_at)
                         .bind(uncount)

@@ -42,9 +42,9 @@ impl SqliteStore {
     /// A woken (un-snoozed) item's new place at the top: the next value of the table's
     /// AUTOINCREMENT counter, which `WAKE_COUNTER` then moves past it so that no later
     /// item takes it again.
-    const WAKE_SEQ: &'static str =
+    pub(crate) const WAKE_SEQ: &'static str =
         "(SELECT seq FROM sqlite_sequence WHERE name = 'notifications') + 1";
-    const WAKE_COUNTER: Option<&'static str> = Some(
+    pub(crate) const WAKE_COUNTER: Option<&'static str> = Some(
         "UPDATE sqlite_sequence SET seq = (SELECT MAX(seq) FROM notifications) \
          WHERE name = 'notifications' AND seq < (SELECT MAX(seq) FROM notifications)",
     );

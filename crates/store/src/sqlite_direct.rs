@@ -7,15 +7,15 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, params};
 
 use crate::jobs::{
-    CapKey, CapTake, Job, JobKind, JobNext, JobOutcome, UPDATE_JOB, cap_asks, cap_grants,
-    last_deliveries, upsert_cap, upsert_cap_counted, upsert_delivery,
+    CapKey, CapTake, Job, JobNext, JobOutcome, cap_asks, cap_grants, last_deliveries, upsert_cap,
+    upsert_cap_counted, upsert_delivery,
 };
 use crate::shared::json;
 use crate::sqlite_writer::SqliteWriter;
-use crate::{Inserted, NewEvent, Result, SqliteStore, StoreError};
+use crate::{Inserted, NewEvent, Result, SqliteStore};
 
 /// An event as its row: the body serialized before it is queued, off the thread.
 struct EventRow {
@@ -51,7 +51,7 @@ impl SqliteWriter {
                 "INSERT INTO events (id, account_id, type, idempotency_key, body, received_at, request_hash) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (account_id, idempotency_key) DO NOTHING",
             )?;
-            let mut first = conn.prepare_cached(crate::shared::FIRST_OF_KEY)?;
+            let mut first = conn.prepare_cached(crate::sql::FIRST_OF_KEY)?;
             let mut out = Vec::with_capacity(rows.len());
             // In order, so `seq` follows the order of the group.
             for e in &rows {
@@ -92,7 +92,7 @@ impl SqliteWriter {
             let mut rows = claim.query(params![lease_until, now, limit, node])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
-                out.push(job_row(r)?);
+                out.push(crate::rows::job_row(r)?);
             }
             out.sort_by_key(|j| j.run_at);
             Ok(out)
@@ -120,7 +120,7 @@ fn record_jobs(conn: &Connection, outcomes: &[JobOutcome], now: i64) -> Result<(
         "UPDATE jobs SET state = 'done', lease_until = NULL, locked_by = NULL, last_error = NULL, \
          updated_at = ?2 WHERE id = ?1",
     )?;
-    let mut update = conn.prepare_cached(UPDATE_JOB)?;
+    let mut update = conn.prepare_cached(crate::sql::UPDATE_JOB)?;
     for o in outcomes {
         // The attempt log, except for jobs that waited (not tried).
         if !matches!(o.next, JobNext::Wait { .. }) {
@@ -210,23 +210,4 @@ fn take_email_caps(conn: &Connection, takes: &[CapTake], now: i64) -> Result<Vec
         counted.execute(params![id, now])?;
     }
     Ok(out)
-}
-
-fn job_row(r: &Row<'_>) -> Result<Job> {
-    let kind: String = r.get("kind")?;
-    let payload: String = r.get("payload")?;
-    Ok(Job {
-        id: r.get("id")?,
-        kind: JobKind::parse(&kind)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown job kind `{kind}`")))?,
-        dedupe_key: r.get("dedupe_key")?,
-        account_id: r.get("account_id")?,
-        payload: serde_json::from_str(&payload)?,
-        run_at: r.get("run_at")?,
-        state: r.get("state")?,
-        attempts: r.get("attempts")?,
-        last_error: r.get("last_error")?,
-        created_at: r.get("created_at")?,
-        updated_at: r.get("updated_at")?,
-    })
 }
