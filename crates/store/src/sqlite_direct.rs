@@ -1,9 +1,9 @@
 //! The writes SQLite's writer thread applies (see `sqlite_writer.rs`): accepted events,
 //! job claims, email caps and job outcomes. The same statements as the shared sqlx path,
 //! one row at a time: on the thread's own connection a prepared statement costs no hand-off,
-//! so multi-row statements would only add parsing. Statements shared with the sqlx path
-//! number their `$N` parameters in order of appearance, because SQLite binds those by
-//! position; the thread's own use `?N`.
+//! so multi-row statements would only add parsing. SQLite binds `$N` parameters by their
+//! order of appearance, not their number, so every statement here numbers them in that
+//! order (`sql.rs`); one that cannot (`CLAIM_JOBS`) uses `?N`, which SQLite binds by number.
 
 use std::collections::HashMap;
 
