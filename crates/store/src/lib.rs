@@ -518,7 +518,9 @@ pub trait Store: JobStore + UserStore + ChannelStore + Send + Sync + 'static {
     /// Group commit: waits until the writer is free, then calls `gather` once for the
     /// group (everything queued meanwhile) and inserts it in one transaction. Gathering
     /// after the wait, not before, lets requests that arrive while another transaction
-    /// holds the writer join this commit instead of waiting for the next one.
+    /// holds the writer join this commit instead of waiting for the next one. (SQLite
+    /// gathers at once: its writer thread applies the group in its next cycle, together
+    /// with whatever else was queued.)
     async fn insert_events_gathered(
         &self,
         gather: &mut (dyn FnMut() -> Vec<NewEvent> + Send),

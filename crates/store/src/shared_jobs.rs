@@ -86,7 +86,8 @@ macro_rules! write_schedule {
                 .execute(&mut *$tx)
                 .await?;
                 if opened.rows_affected() > 0 {
-                    insert_job(&mut *$tx, &a.firing_job(&id), a.now).await?;                }
+                    insert_job(&mut *$tx, &a.firing_job(&id), a.now).await?;
+                }
             }
             let Some((batch_id, size, max)) = taken else {
                 return Err($crate::StoreError::Conflict("no open batch could be taken".into()));
