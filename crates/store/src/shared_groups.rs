@@ -11,7 +11,7 @@ macro_rules! write_groups {
         let batch: &$crate::ProcessedBatch = $batch;
         let seqs: &std::collections::HashMap<String, i64> = $seqs;
         let mut updated: Vec<$crate::FeedItem> = Vec::new();
-        for op in &batch.bell_groups {
+        for op in batch.bell_groups.iter().filter(|op| op.applies(seqs)) {
             match op {
                 $crate::BellGroupOp::Open {
                     account_id,
@@ -21,9 +21,6 @@ macro_rules! write_groups {
                     until,
                     replaces,
                 } => {
-                    if !seqs.contains_key(notification_id) {
-                        continue;
-                    }
                     let open = sqlx::query(match replaces {
                         None => $crate::sql::OPEN_GROUP,
                         Some(_) => $crate::sql::REPLACE_GROUP,
@@ -51,11 +48,8 @@ macro_rules! write_groups {
                     actor_ids,
                     title,
                     body,
-                    carriers,
+                    ..
                 } => {
-                    if !carriers.iter().any(|c| seqs.contains_key(c)) {
-                        continue;
-                    }
                     // Built from constants only.
                     let join = $crate::sql::join_group(Self::WAKE_SEQ);
                     let joined = sqlx::query(sqlx::AssertSqlSafe(join))

@@ -118,7 +118,7 @@ fn write_groups(
     seqs: &HashMap<String, i64>,
 ) -> Result<Vec<FeedItem>> {
     let mut updated = Vec::new();
-    for op in &batch.bell_groups {
+    for op in batch.bell_groups.iter().filter(|op| op.applies(seqs)) {
         match op {
             BellGroupOp::Open {
                 account_id,
@@ -128,9 +128,6 @@ fn write_groups(
                 until,
                 replaces,
             } => {
-                if !seqs.contains_key(notification_id) {
-                    continue;
-                }
                 let opened = match replaces {
                     None => conn.prepare_cached(sql::OPEN_GROUP)?.exists(params![
                         account_id,
@@ -161,11 +158,8 @@ fn write_groups(
                 actor_ids,
                 title,
                 body,
-                carriers,
+                ..
             } => {
-                if !carriers.iter().any(|c| seqs.contains_key(c)) {
-                    continue;
-                }
                 let mut join = conn.prepare_cached(&sql::join_group(SqliteStore::WAKE_SEQ))?;
                 let mut rows = join.query(params![
                     count,

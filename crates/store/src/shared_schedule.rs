@@ -1,0 +1,148 @@
+//! The scheduling part of a processing round, the queries both backends share (see
+//! `shared.rs` for why a macro).
+
+/// Writes the scheduling part of a processed batch inside its transaction: withdrawals,
+/// batch additions (opening a batch and its firing job when none is open), jobs, links
+/// and closed batches.
+macro_rules! write_schedule {
+    ($db:ty, $tx:ident, $batch:expr, $fresh:expr) => {{
+        let batch: &$crate::ProcessedBatch = $batch;
+        // Nodes adding to the same batches at once take them in one order (PostgreSQL:
+        // transaction advisory locks on the batch keys, sorted), so two transactions never
+        // wait for each other's batches in a cycle. SQLite has one writer.
+        if Self::LOCK_BATCH_KEYS {
+            let mut keys: Vec<i64> = batch
+                .batch_ops
+                .iter()
+                .filter_map(|op| match op {
+                    $crate::BatchOp::Add(a) => Some(a.lock_key()),
+                    $crate::BatchOp::Withdraw(_) => None,
+                })
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            if !keys.is_empty() {
+                let mut q = QueryBuilder::<$db>::new("SELECT pg_advisory_xact_lock(k) FROM (");
+                q.push_values(&keys, |mut b, k| {
+                    b.push_bind(*k);
+                });
+                q.push(") AS v(k) ORDER BY k");
+                q.build_sized().execute(&mut *$tx).await?;
+            }
+        }
+        for op in &batch.batch_ops {
+            match op {
+                $crate::BatchOp::Withdraw(w) => {
+            sqlx::query($crate::sql::WITHDRAW)
+            .bind(w.now)
+            .bind(w.account_id.clone())
+            .bind(w.object_id.clone())
+            .bind(w.type_id.clone())
+            .bind(w.keep_user.clone())
+            .execute(&mut *$tx)
+            .await?;
+                }
+                $crate::BatchOp::Add(a) => {
+            // One open batch per key, enforced by `batches_one_open`: a batch past its due
+            // time is sealed first; then the open batch is taken (its row locked until this
+            // transaction ends, so a firing node waits for the item), or one is opened. An
+            // insert that loses to another node's opens nothing, and the next pass takes theirs.
+            sqlx::query($crate::sql::SEAL_DUE_BATCH)
+            .bind(a.kind.as_str())
+            .bind(a.account_id.clone())
+            .bind(a.user_id.clone())
+            .bind(a.type_id.clone())
+            .bind(a.group_key.clone())
+            .bind(a.now)
+            .execute(&mut *$tx)
+            .await?;
+            let mut taken = None;
+            for _ in 0..3 {
+                let open = sqlx::query($crate::sql::TAKE_OPEN_BATCH)
+                .bind(a.kind.as_str())
+                .bind(a.account_id.clone())
+                .bind(a.user_id.clone())
+                .bind(a.type_id.clone())
+                .bind(a.group_key.clone())
+                .fetch_optional(&mut *$tx)
+                .await?;
+                if let Some(r) = open {
+                    let id: String = r.try_get("id")?;
+                    let size: i64 = r.try_get("size")?;
+                    let max: i64 = r.try_get("max_items")?;
+                    taken = Some((id, size, max));
+                    break;
+                }
+                let id = format!("bat_{}", ulid::Ulid::new());
+                let opened = sqlx::query($crate::sql::OPEN_BATCH)
+                .bind(id.clone())
+                .bind(a.kind.as_str())
+                .bind(a.account_id.clone())
+                .bind(a.user_id.clone())
+                .bind(a.type_id.clone())
+                .bind(a.group_key.clone())
+                .bind(a.opened_due())
+                .bind(a.max_items)
+                .bind(a.now)
+                .execute(&mut *$tx)
+                .await?;
+                if opened.rows_affected() > 0 {
+                    insert_job(&mut *$tx, &a.firing_job(&id), a.now).await?;
+                }
+            }
+            let Some((batch_id, size, max)) = taken else {
+                return Err($crate::StoreError::Conflict("no open batch could be taken".into()));
+            };
+            let added = sqlx::query($crate::sql::ADD_BATCH_ITEM)
+            .bind(batch_id.clone())
+            .bind(a.event_id.clone())
+            .bind(a.account_id.clone())
+            .bind(a.object_id.clone())
+            .bind(json(&a.item))
+            .bind(a.now)
+            .execute(&mut *$tx)
+            .await?;
+            if added.rows_affected() == 0 {
+                // The event was processed before (a retry): its item is already counted.
+                sqlx::query($crate::sql::UNCOUNT_BATCH_ITEM)
+                    .bind(batch_id.clone())
+                    .execute(&mut *$tx)
+                    .await?;
+            } else if size >= max {
+                // Full: sealed, and fired now.
+                sqlx::query($crate::sql::SEAL_BATCH)
+                    .bind(batch_id.clone())
+                    .execute(&mut *$tx)
+                    .await?;
+                sqlx::query($crate::sql::FIRE_BATCH_NOW)
+                    .bind(a.now)
+                    .bind(format!("batch:{batch_id}"))
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+                }
+            }
+        }
+        insert_jobs(&mut *$tx, &batch.jobs, batch.processed_at).await?;
+        let fresh: &std::collections::HashSet<&str> = $fresh;
+        let links: Vec<&(String, String)> =
+            batch.links.iter().filter(|(_, n)| fresh.contains(n.as_str())).collect();
+        for chunk in links.chunks($crate::shared::CHUNK) {
+            let mut q = QueryBuilder::<$db>::new("INSERT INTO notification_events (event_id, notification_id) ");
+            q.push_values(chunk, |mut b, (event_id, ntf)| {
+                b.push_bind(event_id.clone()).push_bind(ntf.clone());
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build_sized().execute(&mut *$tx).await?;
+        }
+        for (id, state) in &batch.close_batches {
+            sqlx::query($crate::sql::CLOSE_BATCH)
+                .bind(state.clone())
+                .bind(id.clone())
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
+pub(crate) use write_schedule;
