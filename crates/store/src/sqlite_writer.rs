@@ -128,6 +128,11 @@ fn run(
     runtime: tokio::runtime::Handle,
 ) {
     while let Ok(first) = rx.recv() {
+        let _span = tracing::debug_span!("sqlite_write_cycle").entered();
+        let asked = std::time::Instant::now();
+        let held = runtime.block_on(gate.acquire());
+        // Taken once the gate is held: writes queued while the sqlx connection was busy
+        // join this cycle.
         let mut writes = vec![first];
         while writes.len() < MAX_CYCLE {
             match rx.try_recv() {
@@ -135,9 +140,7 @@ fn run(
                 Err(_) => break,
             }
         }
-        let _span = tracing::debug_span!("sqlite_write_cycle", writes = writes.len()).entered();
-        let asked = std::time::Instant::now();
-        let held = match runtime.block_on(gate.acquire()) {
+        let held = match held {
             Ok(held) => held,
             Err(e) => {
                 let e = format!("cannot hold the writer: {e}");
@@ -317,5 +320,37 @@ mod tests {
             r.unwrap().unwrap();
         }
         assert_eq!(keys(&pool).await.len(), 100);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_that_fails_answers_every_write_of_its_cycle_and_keeps_none() {
+        let (_dir, pool, writer) = open().await;
+        // A deferred foreign key is checked at COMMIT: the cycle's commit fails.
+        sqlx::query("CREATE TABLE child (k TEXT REFERENCES t (k) DEFERRABLE INITIALLY DEFERRED)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let orphan = writer.clone();
+        let good = writer.clone();
+        // Queued together, so in one cycle (the first can only run once the gate is free).
+        let held = pool.acquire().await.unwrap();
+        let a = tokio::spawn(async move {
+            orphan
+                .write(|conn| {
+                    conn.execute("INSERT INTO child (k) VALUES ('nobody')", [])?;
+                    Ok(())
+                })
+                .await
+        });
+        let b = tokio::spawn(async move { good.write(|conn| insert(conn, "kept?")).await });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        drop(held);
+        let (a, b) = (a.await.unwrap(), b.await.unwrap());
+        assert!(matches!(a, Err(StoreError::Write(_))), "{a:?}");
+        assert!(matches!(b, Err(StoreError::Write(_))), "{b:?}");
+        assert!(keys(&pool).await.is_empty(), "nothing of the cycle is kept");
+        // The thread goes on with the next cycle.
+        writer.write(|conn| insert(conn, "next")).await.unwrap();
+        assert_eq!(keys(&pool).await, ["next"]);
     }
 }
