@@ -49,8 +49,8 @@ async fn attempt(addr: SocketAddr, path: &str, tok: &str) -> anyhow::Result<(u16
     Ok((status, tcp))
 }
 
-/// One gauge from `/metrics` (0 when absent).
-async fn gauge(conn: &mut Conn, name: &str) -> anyhow::Result<f64> {
+/// The server's `/metrics` page, asked on `conn`.
+async fn metrics_page(conn: &mut Conn) -> anyhow::Result<String> {
     let req = Req {
         method: hyper::Method::GET,
         path: "/metrics".into(),
@@ -59,7 +59,17 @@ async fn gauge(conn: &mut Conn, name: &str) -> anyhow::Result<f64> {
     };
     let (status, body) = conn.send(&req).await?;
     anyhow::ensure!(status == 200, "/metrics answered {status}");
-    let text = String::from_utf8_lossy(&body);
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The `/metrics` page of the server at `addr`, on a connection of its own.
+pub async fn metrics_text(addr: SocketAddr) -> anyhow::Result<String> {
+    metrics_page(&mut Conn::open(addr).await?).await
+}
+
+/// One gauge from `/metrics` (0 when absent).
+async fn gauge(conn: &mut Conn, name: &str) -> anyhow::Result<f64> {
+    let text = metrics_page(conn).await?;
     Ok(text
         .lines()
         .filter(|l| !l.starts_with('#'))

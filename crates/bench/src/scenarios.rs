@@ -63,8 +63,30 @@ pub async fn seeded(
 
 /// Closes the direct connection and drops the run's database.
 pub async fn finish(db: FreshDb, app: InProcess) -> anyhow::Result<()> {
+    if std::env::var_os("VARSEL_BENCH_METRICS").is_some() {
+        print_timings(app.addr).await?;
+    }
     app.direct.close().await;
     db.drop_db().await
+}
+
+/// With `VARSEL_BENCH_METRICS=1`: the server's own timings (processing rounds by phase,
+/// ingest commits, the SQLite writer's cycles) as its `/metrics` gives them. The
+/// recorder is one per process, so the figures add up over the runs of one invocation.
+async fn print_timings(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let text = crate::flood::metrics_text(addr).await?;
+    let wanted = [
+        "varsel_process_round",
+        "varsel_ingest_commit",
+        "varsel_ingest_group",
+        "varsel_sqlite_cycle",
+    ];
+    for line in text.lines() {
+        if wanted.iter().any(|w| line.starts_with(w)) {
+            eprintln!("  {line}");
+        }
+    }
+    Ok(())
 }
 
 /// Single `POST /v1/events` over 64 keep-alive connections, one recipient each.

@@ -264,8 +264,13 @@ pub fn token(user: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("signing a token: {}", e.message))
 }
 
+/// The in-process server's settings: `VARSEL_*` environment variables as `varsel serve`
+/// reads them (to try a setting), then the benchmark's own.
 pub fn config(db_url: &str) -> Config {
-    let mut cfg = Config::defaults();
+    let mut cfg = Config::load(None).unwrap_or_else(|e| {
+        eprintln!("ignoring the VARSEL_* settings: {e}");
+        Config::defaults()
+    });
     cfg.api_key = API_KEY.into();
     cfg.token_secret = TOKEN_SECRET.into();
     cfg.database_url = db_url.into();

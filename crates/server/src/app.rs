@@ -112,7 +112,9 @@ pub async fn build_state(
     let providers = crate::channels::Providers::build(&cfg, &store, clock.now_ms()).await?;
     let links =
         crate::links::Links::load(store.as_ref(), cfg.link_ttl_days, clock.now_ms()).await?;
-    Ok(AppState(Arc::new(Inner {
+    let (fanout, pushes) = crate::fanout::Fanout::new();
+    let state = AppState(Arc::new(Inner {
+        fanout,
         jobs_wake: Arc::new(Notify::new()),
         mailer,
         email_templates,
@@ -145,7 +147,9 @@ pub async fn build_state(
         store,
         limits: crate::limits::Limits::from_config(&cfg),
         config: cfg,
-    })))
+    }));
+    tokio::spawn(crate::fanout::run(state.clone(), pushes));
+    Ok(state)
 }
 
 /// Opens the store, starts the workers and serves HTTP on `listener`.

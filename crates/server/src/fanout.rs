@@ -4,15 +4,48 @@
 use std::collections::HashMap;
 
 use tokio::sync::mpsc;
-use varsel_store::BusMsg;
+use varsel_store::{BusMsg, FeedItem};
 
 use crate::state::AppState;
 
-/// Pushes new items to this node's streams and tells the other nodes (if any) to do the same.
-pub async fn push(state: &AppState, items: &[varsel_store::FeedItem]) {
+/// Pushes waiting at most before a writer waits for the pusher.
+const QUEUE: usize = 256;
+
+/// New feed items waiting to be pushed, in the order they were written. One task pushes
+/// them (to this node's streams, then the unread counts, then to the bus), so the event
+/// processor starts its next round without waiting for the push's round trips.
+pub struct Fanout {
+    tx: mpsc::Sender<Vec<FeedItem>>,
+}
+
+impl Fanout {
+    /// The queue and its receiving end, for [`run`].
+    pub fn new() -> (Fanout, mpsc::Receiver<Vec<FeedItem>>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        (Fanout { tx }, rx)
+    }
+}
+
+/// Pushes the queued items until the state is dropped.
+pub async fn run(state: AppState, mut queue: mpsc::Receiver<Vec<FeedItem>>) {
+    while let Some(items) = queue.recv().await {
+        push_now(&state, &items).await;
+    }
+}
+
+/// Queues new items for this node's streams and the other nodes (if any); waits only
+/// while the queue is full.
+pub async fn push(state: &AppState, items: &[FeedItem]) {
     if items.is_empty() {
         return;
     }
+    if state.fanout.tx.send(items.to_vec()).await.is_err() {
+        tracing::warn!("the push task has ended; new feed items were not pushed");
+    }
+}
+
+/// Pushes new items to this node's streams and tells the other nodes to do the same.
+async fn push_now(state: &AppState, items: &[FeedItem]) {
     push_local(state, items).await;
     if let Some(bus) = &state.bus {
         let ids = items.iter().map(|i| i.id.clone()).collect();
@@ -35,7 +68,7 @@ pub async fn push(state: &AppState, items: &[varsel_store::FeedItem]) {
 }
 
 /// Pushes items to this node's streams, then each reached user's unread count.
-async fn push_local(state: &AppState, items: &[varsel_store::FeedItem]) {
+async fn push_local(state: &AppState, items: &[FeedItem]) {
     let reached = state.hub.publish(items);
     let mut by_account: HashMap<&str, Vec<String>> = HashMap::new();
     for (account, user) in &reached {

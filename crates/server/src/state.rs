@@ -57,6 +57,8 @@ pub struct Inner {
     pub breakers: crate::jobs::breaker::Breakers,
     /// Sends of each other-apps and push channel running at once.
     pub channel_limits: crate::jobs::deliver::ChannelLimits,
+    /// New feed items on their way to open streams.
+    pub fanout: crate::fanout::Fanout,
 }
 
 #[derive(Clone)]

@@ -14,15 +14,15 @@ pub mod backup;
 pub mod bus;
 pub mod channels;
 pub mod jobs;
+mod pg_groups;
+mod pg_round;
+mod pg_schedule;
 mod postgres;
 mod round;
 mod rows;
 mod shared;
 mod shared_channels;
-mod shared_groups;
 mod shared_jobs;
-mod shared_round;
-mod shared_schedule;
 mod shared_user;
 mod sql;
 mod sqlite;
@@ -103,6 +103,32 @@ impl Built for sqlx::Sqlite {
 
 impl Built for sqlx::Postgres {
     const PERSISTENT: bool = true;
+}
+
+/// `IN` a list of ids, in a statement built at run time. PostgreSQL binds the list as one
+/// array (`= ANY($n)`), so the statement's text is the same for every length and stays
+/// prepared (a new text costs a round trip to prepare); SQLite, which prepares in this
+/// process, binds each id (`IN (?, ?, …)`).
+pub(crate) trait InList: sqlx::Database {
+    fn push_in<S: AsRef<str>>(q: &mut sqlx::QueryBuilder<Self>, ids: &[S]);
+}
+
+impl InList for sqlx::Sqlite {
+    fn push_in<S: AsRef<str>>(q: &mut sqlx::QueryBuilder<Self>, ids: &[S]) {
+        q.push(" IN (");
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(id.as_ref().to_string());
+        }
+        q.push(")");
+    }
+}
+
+impl InList for sqlx::Postgres {
+    fn push_in<S: AsRef<str>>(q: &mut sqlx::QueryBuilder<Self>, ids: &[S]) {
+        let ids: Vec<String> = ids.iter().map(|id| id.as_ref().to_string()).collect();
+        q.push(" = ANY(").push_bind(ids).push(")");
+    }
 }
 
 /// Builds a statement made at run time, kept prepared as [`Built`] says for its backend.

@@ -27,9 +27,6 @@ impl PgStore {
          WHERE seq IN (SELECT seq FROM events WHERE state = 'pending' \
          AND (lease_until IS NULL OR lease_until < $2) ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) \
          RETURNING seq, id, body, received_at, attempts";
-    /// Claims are leases written under `FOR UPDATE SKIP LOCKED` (several nodes).
-    /// Whether batch additions take advisory locks on their keys first.
-    const LOCK_BATCH_KEYS: bool = true;
     /// A woken (un-snoozed) item's new place at the top: the identity's next value.
     const WAKE_SEQ: &'static str = "DEFAULT";
     const WAKE_COUNTER: Option<&'static str> = None;
@@ -130,6 +127,77 @@ impl PgStore {
 }
 
 crate::shared::impl_store!(PgStore, sqlx::Postgres);
+
+mod round {
+    use super::*;
+
+    impl PgStore {
+        /// A group of accepted events in one transaction and one statement; `gather` is
+        /// called once the transaction has its connection, so requests that arrived
+        /// meanwhile join the group. Rows go in the group's order, so `seq` follows it.
+        pub(super) async fn insert_event_group(
+            &self,
+            gather: &mut (dyn FnMut() -> Vec<NewEvent> + Send),
+        ) -> Result<Vec<Inserted>> {
+            let mut tx = self.pool.begin().await?;
+            let events = gather();
+            let key = |e: &NewEvent| {
+                e.body
+                    .idempotency_key
+                    .clone()
+                    .unwrap_or_else(|| e.id.clone())
+            };
+            let rows = sqlx::query(
+                "INSERT INTO events (id, account_id, type, idempotency_key, body, received_at, request_hash) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                 $6::bigint[], $7::text[]) \
+                 ON CONFLICT (account_id, idempotency_key) DO NOTHING RETURNING id",
+            )
+            .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.body.account_id.as_str()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.body.kind.as_str()).collect::<Vec<_>>())
+            .bind(events.iter().map(key).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| json(&e.body)).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.received_at).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.request_hash.as_deref()).collect::<Vec<_>>())
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut fresh = std::collections::HashSet::with_capacity(rows.len());
+            for r in rows {
+                fresh.insert(r.try_get::<String, _>("id")?);
+            }
+            let mut out = Vec::with_capacity(events.len());
+            for e in &events {
+                if fresh.contains(&e.id) {
+                    out.push(Inserted::fresh(&e.id));
+                } else {
+                    let first = sqlx::query(crate::sql::FIRST_OF_KEY)
+                        .bind(e.body.account_id.clone())
+                        .bind(key(e))
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    out.push(Inserted::duplicate(
+                        first.try_get("id")?,
+                        first.try_get("request_hash")?,
+                        e.request_hash.as_deref(),
+                    ));
+                }
+            }
+            tx.commit().await?;
+            Ok(out)
+        }
+
+        /// A processing round in one transaction (`pg_round.rs`).
+        pub(super) async fn complete_round(&self, batch: &ProcessedBatch) -> Result<Vec<FeedItem>> {
+            // Serialized before the transaction: the connection is held only for the SQL.
+            let docs: Vec<String> = batch.decisions.iter().map(|d| json(&d.decisions)).collect();
+            let mut tx = self.pool.begin().await?;
+            let inserted = crate::pg_round::write_round!(tx, batch, &docs);
+            tx.commit().await?;
+            Ok(inserted)
+        }
+    }
+}
 
 mod jobs {
     use super::*;

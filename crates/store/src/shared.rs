@@ -66,25 +66,6 @@ macro_rules! impl_store {
 
         type DbRow = <$db as sqlx::Database>::Row;
 
-        /// Enqueues a job unless one with the same dedupe key exists.
-        async fn insert_job(
-            conn: &mut <$db as sqlx::Database>::Connection,
-            j: &$crate::NewJob,
-            now: i64,
-        ) -> Result<()> {
-            sqlx::query($crate::sql::INSERT_JOB)
-            .bind(j.id.clone())
-            .bind(j.kind.as_str())
-            .bind(j.dedupe_key.clone())
-            .bind(j.account_id.clone())
-            .bind(json(&j.payload))
-            .bind(j.run_at)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-            Ok(())
-        }
-
         /// Enqueues jobs (multi-row statements), skipping dedupe keys that exist.
         async fn insert_jobs(
             conn: &mut <$db as sqlx::Database>::Connection,
@@ -166,56 +147,6 @@ macro_rules! impl_store {
                 received_at: r.try_get("received_at")?,
                 attempts: r.try_get("attempts")?,
             })
-        }
-
-        /// Inserts a group of events in `tx`: one multi-row statement per chunk.
-        async fn insert_events_in(
-            tx: &mut sqlx::Transaction<'_, $db>,
-            events: &[NewEvent],
-        ) -> Result<Vec<Inserted>> {
-            let key = |e: &NewEvent| e.body.idempotency_key.clone().unwrap_or_else(|| e.id.clone());
-            // One multi-row statement per chunk: a statement per event costs a round
-            // trip each (the SQLite worker thread, or the PostgreSQL server). Rows are
-            // inserted in order, so `seq` follows the order of the group.
-            let mut fresh = std::collections::HashSet::with_capacity(events.len());
-            let bodies: Vec<String> = events.iter().map(|e| json(&e.body)).collect();
-            let sizes: Vec<usize> = bodies.iter().map(|b| b.len() + 200).collect();
-            for run in runs(&sizes, <$store>::STATEMENT_BYTES) {
-                let mut q = QueryBuilder::<$db>::new(
-                    "INSERT INTO events (id, account_id, type, idempotency_key, body, received_at, request_hash) ",
-                );
-                q.push_values(events[run.clone()].iter().zip(&bodies[run]), |mut b, (e, body)| {
-                    b.push_bind(e.id.clone())
-                        .push_bind(e.body.account_id.clone())
-                        .push_bind(e.body.kind.clone())
-                        .push_bind(key(e))
-                        .push_bind(body.clone())
-                        .push_bind(e.received_at)
-                        .push_bind(e.request_hash.clone());
-                });
-                q.push(" ON CONFLICT (account_id, idempotency_key) DO NOTHING RETURNING id");
-                for r in q.build_sized().fetch_all(&mut **tx).await? {
-                    fresh.insert(r.try_get::<String, _>("id")?);
-                }
-            }
-            let mut out = Vec::with_capacity(events.len());
-            for e in events {
-                if fresh.contains(&e.id) {
-                    out.push(Inserted::fresh(&e.id));
-                } else {
-                    let first = sqlx::query($crate::sql::FIRST_OF_KEY)
-                        .bind(e.body.account_id.clone())
-                        .bind(key(e))
-                        .fetch_one(&mut **tx)
-                        .await?;
-                    out.push(Inserted::duplicate(
-                        first.try_get("id")?,
-                        first.try_get("request_hash")?,
-                        e.request_hash.as_deref(),
-                    ));
-                }
-            }
-            Ok(out)
         }
 
         #[async_trait]
@@ -310,12 +241,8 @@ macro_rules! impl_store {
                 let mut out = Vec::with_capacity(ids.len());
                 for chunk in ids.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("SELECT * FROM users WHERE account_id = ");
-                    q.push_bind(account.to_string()).push(" AND id IN (");
-                    let mut list = q.separated(", ");
-                    for id in chunk {
-                        list.push_bind(id.clone());
-                    }
-                    q.push(")");
+                    q.push_bind(account.to_string()).push(" AND id");
+                    <$db as $crate::InList>::push_in(&mut q, chunk);
                     for r in q.build_sized().fetch_all(self.reader()).await? {
                         out.push(user_with_prefs(&r)?);
                     }
@@ -404,27 +331,15 @@ macro_rules! impl_store {
             }
 
             async fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<Inserted>> {
-                if let Some(w) = self.direct() {
-                    return w.insert_events(events.to_vec()).await;
-                }
-                let mut tx = self.writer().begin().await?;
-                let out = insert_events_in(&mut tx, events).await?;
-                tx.commit().await?;
-                Ok(out)
+                let mut events = Some(events.to_vec());
+                self.insert_event_group(&mut move || events.take().unwrap_or_default()).await
             }
 
             async fn insert_events_gathered(
                 &self,
                 gather: &mut (dyn FnMut() -> Vec<NewEvent> + Send),
             ) -> Result<Vec<Inserted>> {
-                if let Some(w) = self.direct() {
-                    return w.insert_events(gather()).await;
-                }
-                let mut tx = self.writer().begin().await?;
-                let events = gather();
-                let out = insert_events_in(&mut tx, &events).await?;
-                tx.commit().await?;
-                Ok(out)
+                self.insert_event_group(gather).await
             }
 
             async fn claim_events(&self, limit: i64, now: i64, lease_until: i64) -> Result<Vec<ClaimedEvent>> {
@@ -461,15 +376,7 @@ macro_rules! impl_store {
             }
 
             async fn complete_events(&self, batch: &ProcessedBatch) -> Result<Vec<FeedItem>> {
-                if let Some(w) = self.direct() {
-                    return w.complete_events(batch.clone()).await;
-                }
-                // Serialized before the transaction: the writer is held only for the SQL.
-                let docs: Vec<String> = batch.decisions.iter().map(|d| json(&d.decisions)).collect();
-                let mut tx = self.writer().begin().await?;
-                let inserted = $crate::shared_round::write_round!($db, tx, batch, &docs);
-                tx.commit().await?;
-                Ok(inserted)
+                self.complete_round(batch).await
             }
 
             async fn mentioned(&self, account: &str, activity: &str, users: &[String]) -> Result<Vec<String>> {
@@ -477,12 +384,8 @@ macro_rules! impl_store {
                 for chunk in users.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("SELECT user_id FROM mentions WHERE account_id = ");
                     q.push_bind(account.to_string()).push(" AND activity_id = ").push_bind(activity.to_string());
-                    q.push(" AND user_id IN (");
-                    let mut list = q.separated(", ");
-                    for u in chunk {
-                        list.push_bind(u.clone());
-                    }
-                    q.push(")");
+                    q.push(" AND user_id");
+                    <$db as $crate::InList>::push_in(&mut q, chunk);
                     for r in q.build_sized().fetch_all(self.reader()).await? {
                         out.push(r.try_get("user_id")?);
                     }

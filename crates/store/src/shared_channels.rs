@@ -131,12 +131,8 @@ macro_rules! impl_channel_store {
                         "SELECT user_id, provider, email, external_id, checked_at FROM user_links WHERE account_id = ",
                     );
                     q.push_bind(account.to_string()).push(" AND provider = ").push_bind(provider.to_string());
-                    q.push(" AND user_id IN (");
-                    let mut list = q.separated(", ");
-                    for u in chunk {
-                        list.push_bind(u.clone());
-                    }
-                    q.push(")");
+                    q.push(" AND user_id");
+                    <$db as $crate::InList>::push_in(&mut q, chunk);
                     for r in q.build_sized().fetch_all(self.reader()).await? {
                         out.push(UserLink {
                             user_id: r.try_get("user_id")?,
@@ -177,12 +173,9 @@ macro_rules! impl_channel_store {
                 for chunk in users.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("SELECT ");
                     q.push(DEVICE_COLS).push(" FROM devices WHERE account_id = ").push_bind(account.to_string());
-                    q.push(" AND user_id IN (");
-                    let mut list = q.separated(", ");
-                    for u in chunk {
-                        list.push_bind(u.clone());
-                    }
-                    q.push(") ORDER BY created_at, id");
+                    q.push(" AND user_id");
+                    <$db as $crate::InList>::push_in(&mut q, chunk);
+                    q.push(" ORDER BY created_at, id");
                     for r in q.build_sized().fetch_all(self.reader()).await? {
                         out.push(device_row(&r)?);
                     }

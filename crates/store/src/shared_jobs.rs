@@ -83,12 +83,8 @@ macro_rules! impl_job_store {
                     q.push_bind(lease_until)
                         .push(" WHERE state = 'scheduled' AND locked_by = ")
                         .push_bind(node.to_string())
-                        .push(" AND id IN (");
-                    let mut list = q.separated(", ");
-                    for id in chunk {
-                        list.push_bind(id.clone());
-                    }
-                    q.push(")");
+                        .push(" AND id");
+                    <$db as $crate::InList>::push_in(&mut q, chunk);
                     q.build_sized().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
@@ -141,12 +137,8 @@ macro_rules! impl_job_store {
                     let mut q = QueryBuilder::<$db>::new(
                         "UPDATE jobs SET state = 'done', lease_until = NULL, locked_by = NULL, last_error = NULL, updated_at = ",
                     );
-                    q.push_bind(now).push(" WHERE id IN (");
-                    let mut list = q.separated(", ");
-                    for id in chunk {
-                        list.push_bind(id.to_string());
-                    }
-                    q.push(")");
+                    q.push_bind(now).push(" WHERE id");
+                    <$db as $crate::InList>::push_in(&mut q, chunk);
                     q.build_sized().execute(&mut *tx).await?;
                 }
                 for o in outcomes {
@@ -412,12 +404,9 @@ macro_rules! impl_job_store {
             async fn deliveries(&self, ids: &[String]) -> Result<Vec<Delivery>> {
                 let mut out = Vec::new();
                 for chunk in ids.chunks(CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("SELECT * FROM deliveries WHERE notification_id IN (");
-                    let mut list = q.separated(", ");
-                    for id in chunk {
-                        list.push_bind(id.clone());
-                    }
-                    q.push(") ORDER BY notification_id, channel");
+                    let mut q = QueryBuilder::<$db>::new("SELECT * FROM deliveries WHERE notification_id");
+                    <$db as $crate::InList>::push_in(&mut q, chunk);
+                    q.push(" ORDER BY notification_id, channel");
                     for r in q.build_sized().fetch_all(self.reader()).await? {
                         out.push(delivery_row(&r)?);
                     }

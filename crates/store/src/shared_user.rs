@@ -52,12 +52,9 @@ macro_rules! impl_user_store {
                 let mut out = Vec::with_capacity(ids.len());
                 for chunk in ids.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("SELECT ");
-                    q.push(FEED_COLS).push(" FROM notifications WHERE id IN (");
-                    let mut list = q.separated(", ");
-                    for id in chunk {
-                        list.push_bind(id.clone());
-                    }
-                    q.push(") ORDER BY seq");
+                    q.push(FEED_COLS).push(" FROM notifications WHERE id");
+                    <$db as $crate::InList>::push_in(&mut q, chunk);
+                    q.push(" ORDER BY seq");
                     for r in q.build_sized().fetch_all(self.reader()).await? {
                         out.push(feed_item(&r)?);
                     }
@@ -143,12 +140,9 @@ macro_rules! impl_user_store {
                         "SELECT user_id, COUNT(*) AS n FROM notifications WHERE in_feed AND read_at IS NULL \
                          AND archived_at IS NULL AND snoozed_until IS NULL AND account_id = ",
                     );
-                    q.push_bind(account.to_string()).push(" AND user_id IN (");
-                    let mut list = q.separated(", ");
-                    for u in chunk {
-                        list.push_bind(u.clone());
-                    }
-                    q.push(") GROUP BY user_id");
+                    q.push_bind(account.to_string()).push(" AND user_id");
+                    <$db as $crate::InList>::push_in(&mut q, chunk);
+                    q.push(" GROUP BY user_id");
                     for r in q.build_sized().fetch_all(self.reader()).await? {
                         out.insert(r.try_get("user_id")?, r.try_get("n")?);
                     }

@@ -37,8 +37,6 @@ impl SqliteStore {
     const CLAIM_EVENTS: &'static str = "SELECT seq, id, body, received_at, attempts + 1 AS attempts \
          FROM events WHERE $1 IS NOT NULL AND state = 'pending' \
          AND (lease_until IS NULL OR lease_until < $2) ORDER BY seq LIMIT $3";
-    /// Whether batch additions take advisory locks on their keys first.
-    const LOCK_BATCH_KEYS: bool = false;
     /// A woken (un-snoozed) item's new place at the top: the next value of the table's
     /// AUTOINCREMENT counter, which `WAKE_COUNTER` then moves past it so that no later
     /// item takes it again.
@@ -107,6 +105,23 @@ impl SqliteStore {
 
     fn direct(&self) -> Option<&SqliteWriter> {
         Some(&self.direct)
+    }
+
+    /// A group of accepted events, inserted by the writer thread (`sqlite_direct.rs`);
+    /// `gather` is called once the thread takes the group.
+    async fn insert_event_group(
+        &self,
+        gather: &mut (dyn FnMut() -> Vec<crate::NewEvent> + Send),
+    ) -> crate::Result<Vec<crate::Inserted>> {
+        self.direct.insert_events(gather()).await
+    }
+
+    /// A processing round, applied by the writer thread (`sqlite_round.rs`).
+    async fn complete_round(
+        &self,
+        batch: &crate::ProcessedBatch,
+    ) -> crate::Result<Vec<crate::FeedItem>> {
+        self.direct.complete_events(batch.clone()).await
     }
 
     /// The lock on `key` in this process, or `None` when it is held.

@@ -1,6 +1,6 @@
 //! A processing round's writes on SQLite's writer thread (see `sqlite_writer.rs`): the same
-//! rows as the shared sqlx path (`shared.rs` `complete_events`, `write_groups`,
-//! `write_schedule`), one statement per row, the single-row statements taken from `sql.rs`.
+//! rows as PostgreSQL's round (`pg_round.rs`, `pg_groups.rs`,
+//! `pg_schedule.rs`), one statement per row, the single-row statements taken from `sql.rs`.
 //! One process owns the file, so none of the other nodes' races the shared path guards
 //! against can happen here; the checks stay, as they cost nothing.
 
@@ -111,7 +111,7 @@ fn complete_events(
     Ok(inserted)
 }
 
-/// Grouped bell items: see `write_groups!`. Returns the items that gathered more.
+/// Grouped bell items: see `pg_groups.rs`. Returns the items that gathered more.
 fn write_groups(
     conn: &Connection,
     batch: &ProcessedBatch,
@@ -202,7 +202,7 @@ fn write_groups(
     Ok(updated)
 }
 
-/// The scheduling part: see `write_schedule!`.
+/// The scheduling part: see `pg_schedule.rs`.
 fn write_schedule(conn: &Connection, batch: &ProcessedBatch, fresh: &HashSet<&str>) -> Result<()> {
     for op in &batch.batch_ops {
         match op {

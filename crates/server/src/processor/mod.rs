@@ -63,6 +63,7 @@ pub async fn run(state: AppState) {
 pub async fn process_once(state: &AppState) -> anyhow::Result<usize> {
     let now = state.now();
     let cfg = &state.config;
+    let started = std::time::Instant::now();
     let events = state
         .store
         .claim_events(
@@ -75,13 +76,19 @@ pub async fn process_once(state: &AppState) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let n = events.len();
+    let claimed = started.elapsed();
     // Processed again when the write lost a race with another node (a mention it did not
     // read, a deadlock PostgreSQL broke): the next pass reads what the other node wrote.
     let mut attempt = 0;
     let (batch, fresh) = loop {
         attempt += 1;
+        let planning = std::time::Instant::now();
         let batch = plan_batch(state, &events, now).await?;
-        match state.store.complete_events(&batch).await {
+        phase_seconds("plan", planning.elapsed());
+        let writing = std::time::Instant::now();
+        let written = state.store.complete_events(&batch).await;
+        phase_seconds("write", writing.elapsed());
+        match written {
             Ok(fresh) => break (batch, fresh),
             Err(e) if e.is_transient() && attempt < 3 => {
                 tracing::info!(error = %e, "processing again after a concurrent write");
@@ -112,7 +119,17 @@ pub async fn process_once(state: &AppState) -> anyhow::Result<usize> {
         state.jobs_wake.notify_one();
     }
     crate::fanout::push(state, &fresh).await;
+    phase_seconds("claim", claimed);
+    phase_seconds("round", started.elapsed());
+    metrics::histogram!("varsel_process_round_events").record(n as f64);
     Ok(n)
+}
+
+/// How long a phase of a processing round took: `claim`, `plan`, `write` (each attempt),
+/// and the whole `round` up to the push to open streams.
+fn phase_seconds(phase: &'static str, took: Duration) {
+    metrics::histogram!("varsel_process_round_seconds", "phase" => phase)
+        .record(took.as_secs_f64());
 }
 
 /// Decides and plans every claimed event into one batch of writes; an event that fails is

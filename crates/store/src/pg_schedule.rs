@@ -1,34 +1,30 @@
-//! The scheduling part of a processing round, the queries both backends share (see
-//! `shared.rs` for why a macro).
+//! The scheduling part of PostgreSQL's processing round (`pg_round.rs`; SQLite's is in
+//! `sqlite_round.rs`).
 
 /// Writes the scheduling part of a processed batch inside its transaction: withdrawals,
 /// batch additions (opening a batch and its firing job when none is open), jobs, links
 /// and closed batches.
 macro_rules! write_schedule {
-    ($db:ty, $tx:ident, $batch:expr, $fresh:expr) => {{
+    ($tx:ident, $batch:expr, $fresh:expr) => {{
         let batch: &$crate::ProcessedBatch = $batch;
-        // Nodes adding to the same batches at once take them in one order (PostgreSQL:
-        // transaction advisory locks on the batch keys, sorted), so two transactions never
-        // wait for each other's batches in a cycle. SQLite has one writer.
-        if Self::LOCK_BATCH_KEYS {
-            let mut keys: Vec<i64> = batch
-                .batch_ops
-                .iter()
-                .filter_map(|op| match op {
-                    $crate::BatchOp::Add(a) => Some(a.lock_key()),
-                    $crate::BatchOp::Withdraw(_) => None,
-                })
-                .collect();
-            keys.sort_unstable();
-            keys.dedup();
-            if !keys.is_empty() {
-                let mut q = QueryBuilder::<$db>::new("SELECT pg_advisory_xact_lock(k) FROM (");
-                q.push_values(&keys, |mut b, k| {
-                    b.push_bind(*k);
-                });
-                q.push(") AS v(k) ORDER BY k");
-                q.build_sized().execute(&mut *$tx).await?;
-            }
+        // Nodes adding to the same batches at once take them in one order (transaction
+        // advisory locks on the batch keys, sorted), so two transactions never wait for
+        // each other's batches in a cycle.
+        let mut keys: Vec<i64> = batch
+            .batch_ops
+            .iter()
+            .filter_map(|op| match op {
+                $crate::BatchOp::Add(a) => Some(a.lock_key()),
+                $crate::BatchOp::Withdraw(_) => None,
+            })
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        if !keys.is_empty() {
+            sqlx::query("SELECT pg_advisory_xact_lock(k) FROM UNNEST($1::bigint[]) AS v(k) ORDER BY k")
+                .bind(&keys)
+                .execute(&mut *$tx)
+                .await?;
         }
         for op in &batch.batch_ops {
             match op {
@@ -87,7 +83,17 @@ macro_rules! write_schedule {
                 .execute(&mut *$tx)
                 .await?;
                 if opened.rows_affected() > 0 {
-                    insert_job(&mut *$tx, &a.firing_job(&id), a.now).await?;
+                    let j = a.firing_job(&id);
+                    sqlx::query($crate::sql::INSERT_JOB)
+                        .bind(j.id)
+                        .bind(j.kind.as_str())
+                        .bind(j.dedupe_key)
+                        .bind(j.account_id)
+                        .bind(json(&j.payload))
+                        .bind(j.run_at)
+                        .bind(a.now)
+                        .execute(&mut *$tx)
+                        .await?;
                 }
             }
             let Some((batch_id, size, max)) = taken else {
@@ -127,13 +133,15 @@ macro_rules! write_schedule {
         let fresh: &std::collections::HashSet<&str> = $fresh;
         let links: Vec<&(String, String)> =
             batch.links.iter().filter(|(_, n)| fresh.contains(n.as_str())).collect();
-        for chunk in links.chunks($crate::shared::CHUNK) {
-            let mut q = QueryBuilder::<$db>::new("INSERT INTO notification_events (event_id, notification_id) ");
-            q.push_values(chunk, |mut b, (event_id, ntf)| {
-                b.push_bind(event_id.clone()).push_bind(ntf.clone());
-            });
-            q.push(" ON CONFLICT DO NOTHING");
-            q.build_sized().execute(&mut *$tx).await?;
+        if !links.is_empty() {
+            sqlx::query(
+                "INSERT INTO notification_events (event_id, notification_id) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+            )
+            .bind(links.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>())
+            .bind(links.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>())
+            .execute(&mut *$tx)
+            .await?;
         }
         for (id, state) in &batch.close_batches {
             sqlx::query($crate::sql::CLOSE_BATCH)

@@ -1,4 +1,5 @@
-//! Grouped bell items, the queries both backends share (see `shared.rs` for why a macro).
+//! PostgreSQL's grouped bell items in a processing round (`pg_round.rs`; SQLite's are in
+//! `sqlite_round.rs`).
 
 /// Writes a processed batch's grouped bell items inside its transaction: groups opened
 /// by new items, open items that gathered more (returned, as updated feed items), and
@@ -7,7 +8,7 @@
 /// another node changed since planning read it is a `Conflict`, and the round is
 /// planned again.
 macro_rules! write_groups {
-    ($db:ty, $tx:ident, $batch:expr, $seqs:expr) => {{
+    ($tx:ident, $batch:expr, $seqs:expr) => {{
         let batch: &$crate::ProcessedBatch = $batch;
         let seqs: &std::collections::HashMap<String, i64> = $seqs;
         let mut updated: Vec<$crate::FeedItem> = Vec::new();
@@ -67,29 +68,27 @@ macro_rules! write_groups {
                             "a grouped bell item changed on another node".into(),
                         ));
                     };
-                    if let Some(counter) = Self::WAKE_COUNTER {
-                        sqlx::query(counter).execute(&mut *$tx).await?;
-                    }
                     let mut item = feed_item(&row)?;
                     item.updated = true;
                     updated.push(item);
                 }
             }
         }
-        for chunk in batch.members.chunks(CHUNK) {
-            let mut q = QueryBuilder::<$db>::new(
-                "INSERT INTO notification_members (notification_id, event_id, actor_id, title, body, created_at) ",
-            );
-            q.push_values(chunk, |mut b, m| {
-                b.push_bind(m.notification_id.clone())
-                    .push_bind(m.event_id.clone())
-                    .push_bind(m.actor_id.clone())
-                    .push_bind(m.title.clone())
-                    .push_bind(m.body.clone())
-                    .push_bind(m.created_at);
-            });
-            q.push(" ON CONFLICT (notification_id, event_id) DO NOTHING");
-            q.build_sized().execute(&mut *$tx).await?;
+        let ms = &batch.members;
+        if !ms.is_empty() {
+            sqlx::query(
+                "INSERT INTO notification_members (notification_id, event_id, actor_id, title, body, created_at) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) \
+                 ON CONFLICT (notification_id, event_id) DO NOTHING",
+            )
+            .bind(ms.iter().map(|m| m.notification_id.as_str()).collect::<Vec<_>>())
+            .bind(ms.iter().map(|m| m.event_id.as_str()).collect::<Vec<_>>())
+            .bind(ms.iter().map(|m| m.actor_id.as_deref()).collect::<Vec<_>>())
+            .bind(ms.iter().map(|m| m.title.as_str()).collect::<Vec<_>>())
+            .bind(ms.iter().map(|m| m.body.as_str()).collect::<Vec<_>>())
+            .bind(ms.iter().map(|m| m.created_at).collect::<Vec<_>>())
+            .execute(&mut *$tx)
+            .await?;
         }
         updated
     }};
