@@ -15,6 +15,7 @@ pub mod bus;
 pub mod channels;
 pub mod jobs;
 mod pg_groups;
+mod pg_jobs;
 mod pg_round;
 mod pg_schedule;
 mod postgres;

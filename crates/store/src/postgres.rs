@@ -187,6 +187,24 @@ mod round {
             Ok(out)
         }
 
+        /// The job engine's outcomes in one transaction (`pg_jobs.rs`).
+        pub(super) async fn record_outcomes(
+            &self,
+            outcomes: &[crate::JobOutcome],
+            now: i64,
+        ) -> Result<()> {
+            crate::pg_jobs::record_jobs(&self.pool, outcomes, now).await
+        }
+
+        /// Daily-cap counts in one transaction (`pg_jobs.rs`).
+        pub(super) async fn take_caps(
+            &self,
+            takes: &[crate::CapTake],
+            now: i64,
+        ) -> Result<Vec<bool>> {
+            crate::pg_jobs::take_email_caps(&self.pool, takes, now).await
+        }
+
         /// A processing round in one transaction (`pg_round.rs`).
         pub(super) async fn complete_round(&self, batch: &ProcessedBatch) -> Result<Vec<FeedItem>> {
             // Serialized before the transaction: the connection is held only for the SQL.

@@ -8,7 +8,7 @@ macro_rules! impl_job_store {
         use varsel_core::prefs::PrefLayer;
 
         use $crate::jobs::{
-            Batch, BatchItem, CapTake, Delivery, Job, JobAttempt, JobNext, JobOutcome,
+            Batch, BatchItem, CapTake, Delivery, Job, JobAttempt, JobOutcome,
             JobStore, NewJob, OutboxEmail, PendingOldest,
         };
         use $crate::shared::{CHUNK, FEED_COLS};
@@ -105,158 +105,14 @@ macro_rules! impl_job_store {
                 if outcomes.is_empty() {
                     return Ok(());
                 }
-                if let Some(w) = self.direct() {
-                    return w.record_jobs(outcomes.to_vec(), now).await;
-                }
-                let mut tx = self.writer().begin().await?;
-                // The attempt log, except for jobs that waited (not tried).
-                let tried: Vec<&JobOutcome> =
-                    outcomes.iter().filter(|o| !matches!(o.next, JobNext::Wait { .. })).collect();
-                for chunk in tried.chunks(CHUNK.min(Self::STATEMENT_BYTES / 200)) {
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO job_attempts (job_id, attempt, started_at, finished_at, outcome, error) ",
-                    );
-                    q.push_values(chunk, |mut b, o| {
-                        b.push_bind(o.job_id.clone())
-                            .push_bind(o.attempt.attempt)
-                            .push_bind(o.attempt.started_at)
-                            .push_bind(o.attempt.finished_at)
-                            .push_bind(o.attempt.outcome.clone())
-                            .push_bind(o.attempt.error.clone());
-                    });
-                    q.push(" ON CONFLICT (job_id, attempt) DO NOTHING");
-                    q.build_sized().execute(&mut *tx).await?;
-                }
-                // Done jobs together; the others one by one (they are few).
-                let done: Vec<&str> = outcomes
-                    .iter()
-                    .filter(|o| o.next == JobNext::Done)
-                    .map(|o| o.job_id.as_str())
-                    .collect();
-                for chunk in done.chunks(CHUNK.min(Self::STATEMENT_BYTES / 40)) {
-                    let mut q = QueryBuilder::<$db>::new(
-                        "UPDATE jobs SET state = 'done', lease_until = NULL, locked_by = NULL, last_error = NULL, updated_at = ",
-                    );
-                    q.push_bind(now).push(" WHERE id");
-                    <$db as $crate::InList>::push_in(&mut q, chunk);
-                    q.build_sized().execute(&mut *tx).await?;
-                }
-                for o in outcomes {
-                    let Some((state, run_at, uncount)) = o.next.row() else { continue };
-                    sqlx::query($crate::sql::UPDATE_JOB)
-                        .bind(state)
-                        .bind(run_at)
-                        .bind(uncount)
-                        .bind(o.attempt.error.clone())
-                        .bind(now)
-                        .bind(o.job_id.clone())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let updates = $crate::jobs::last_deliveries(outcomes);
-                for chunk in updates.chunks(CHUNK.min(Self::STATEMENT_BYTES / 120)) {
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO deliveries (notification_id, channel, state, reason, updated_at, attempts, cap_counted) ",
-                    );
-                    q.push_values(chunk, |mut b, d| {
-                        b.push_bind(d.notification_id.clone())
-                            .push_bind(d.channel.clone())
-                            .push_bind(d.state.clone())
-                            .push_bind(d.reason.clone())
-                            .push_bind(now)
-                            .push_bind(1i64)
-                            .push_bind(d.cap_counted);
-                    });
-                    q.push($crate::jobs::upsert_delivery!());
-                    q.build_sized().execute(&mut *tx).await?;
-                }
-                // The outbox: the message id is unique, so a retried send keeps one copy.
-                let mail: Vec<&OutboxEmail> = outcomes.iter().flat_map(|o| &o.outbox).collect();
-                let sizes: Vec<usize> = mail
-                    .iter()
-                    .map(|e| e.subject.len() + e.text.len() + e.html.len() + e.to.len() + 200)
-                    .collect();
-                for run in $crate::shared::runs(&sizes, Self::STATEMENT_BYTES) {
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO outbox (id, account_id, user_id, to_address, subject, text_body, html_body, \
-                         message_id, type, created_at) ",
-                    );
-                    q.push_values(&mail[run], |mut b, e| {
-                        b.push_bind(e.id.clone())
-                            .push_bind(e.account_id.clone())
-                            .push_bind(e.user_id.clone())
-                            .push_bind(e.to.clone())
-                            .push_bind(e.subject.clone())
-                            .push_bind(e.text.clone())
-                            .push_bind(e.html.clone())
-                            .push_bind(e.message_id.clone())
-                            .push_bind(e.type_id.clone())
-                            .push_bind(e.created_at);
-                    });
-                    q.push(" ON CONFLICT (message_id) DO NOTHING");
-                    q.build_sized().execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                self.record_outcomes(outcomes, now).await
             }
 
             async fn take_email_caps(&self, takes: &[CapTake], now: i64) -> Result<Vec<bool>> {
                 if takes.is_empty() {
                     return Ok(Vec::new());
                 }
-                if let Some(w) = self.direct() {
-                    return w.take_email_caps(takes.to_vec(), now).await;
-                }
-                // One upsert for the whole group: each (address, type, day) asks for its n
-                // emails at once. The row is locked while it is updated, so nodes never
-                // pass the cap together: with `count` after the update, n - (count - cap)
-                // of the n fit when it went past, all n when it did not, none when the
-                // row was full before (no row comes back). `count` may end above the cap
-                // by the part that did not fit; what is sent never does.
-                let asks = $crate::jobs::cap_asks(takes);
-                let at: std::collections::HashMap<&$crate::jobs::CapKey, &$crate::jobs::CapAsk> =
-                    asks.iter().map(|a| (&a.key, a)).collect();
-                let mut tx = self.writer().begin().await?;
-                let mut left: std::collections::HashMap<$crate::jobs::CapKey, i64> = Default::default();
-                for chunk in asks.chunks(CHUNK.min(Self::STATEMENT_BYTES / 120)) {
-                    // The cap is per configuration, the same for every row of a group.
-                    let cap = chunk.first().map_or(0, |a| a.cap);
-                    let mut q = QueryBuilder::<$db>::new("INSERT INTO email_caps (address, type, day, count) ");
-                    q.push_values(chunk, |mut b, a| {
-                        b.push_bind(a.key.0.clone())
-                            .push_bind(a.key.1.clone())
-                            .push_bind(a.key.2.clone())
-                            .push_bind(a.want);
-                    });
-                    q.push($crate::jobs::upsert_cap!());
-                    q.push_bind(cap).push(" RETURNING address, type, day, count");
-                    for r in q.build_sized().fetch_all(&mut *tx).await? {
-                        let k: $crate::jobs::CapKey = (r.try_get("address")?, r.try_get("type")?, r.try_get("day")?);
-                        let count: i64 = r.try_get("count")?;
-                        if let Some(a) = at.get(&k) {
-                            left.insert(k, a.fits(count));
-                        }
-                    }
-                }
-                let (out, granted) = $crate::jobs::cap_grants(takes, left);
-                for chunk in granted.chunks(CHUNK.min(Self::STATEMENT_BYTES / 80)) {
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO deliveries (notification_id, channel, state, reason, updated_at, attempts, cap_counted) ",
-                    );
-                    q.push_values(chunk, |mut b, id| {
-                        b.push_bind(id.to_string())
-                            .push_bind("email")
-                            .push_bind("sending")
-                            .push_bind(None::<String>)
-                            .push_bind(now)
-                            .push_bind(0i64)
-                            .push_bind(true);
-                    });
-                    q.push($crate::jobs::upsert_cap_counted!());
-                    q.build_sized().execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok(out)
+                self.take_caps(takes, now).await
             }
 
             async fn pending_oldest(&self) -> Result<PendingOldest> {

@@ -116,6 +116,16 @@ impl SqliteStore {
         self.direct.insert_events(gather()).await
     }
 
+    /// The job engine's outcomes, written by the writer thread.
+    async fn record_outcomes(&self, outcomes: &[crate::JobOutcome], now: i64) -> crate::Result<()> {
+        self.direct.record_jobs(outcomes.to_vec(), now).await
+    }
+
+    /// Daily-cap counts, taken by the writer thread.
+    async fn take_caps(&self, takes: &[crate::CapTake], now: i64) -> crate::Result<Vec<bool>> {
+        self.direct.take_email_caps(takes.to_vec(), now).await
+    }
+
     /// A processing round, applied by the writer thread (`sqlite_round.rs`).
     async fn complete_round(
         &self,
