@@ -26,7 +26,7 @@ impl Fanout {
     }
 }
 
-/// Pushes the queued items until the state is dropped.
+/// Pushes the queued items, for as long as the runtime runs.
 pub async fn run(state: AppState, mut queue: mpsc::Receiver<Vec<FeedItem>>) {
     while let Some(items) = queue.recv().await {
         push_now(&state, &items).await;

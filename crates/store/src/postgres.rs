@@ -28,7 +28,7 @@ impl PgStore {
          AND (lease_until IS NULL OR lease_until < $2) ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) \
          RETURNING seq, id, body, received_at, attempts";
     /// A woken (un-snoozed) item's new place at the top: the identity's next value.
-    const WAKE_SEQ: &'static str = "DEFAULT";
+    pub(crate) const WAKE_SEQ: &'static str = "DEFAULT";
     const WAKE_COUNTER: Option<&'static str> = None;
     const CLAIM_ON_READER: bool = false;
     const FAIL_EVENT: &'static str = "UPDATE events SET lease_until = NULL, last_error = $2, \
@@ -210,7 +210,7 @@ mod round {
             // Serialized before the transaction: the connection is held only for the SQL.
             let docs: Vec<String> = batch.decisions.iter().map(|d| json(&d.decisions)).collect();
             let mut tx = self.pool.begin().await?;
-            let inserted = crate::pg_round::write_round!(tx, batch, &docs);
+            let inserted = crate::pg_round::write_round(&mut tx, batch, &docs).await?;
             tx.commit().await?;
             Ok(inserted)
         }

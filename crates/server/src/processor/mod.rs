@@ -76,7 +76,7 @@ pub async fn process_once(state: &AppState) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let n = events.len();
-    let claimed = started.elapsed();
+    phase_seconds("claim", started.elapsed());
     // Processed again when the write lost a race with another node (a mention it did not
     // read, a deadlock PostgreSQL broke): the next pass reads what the other node wrote.
     let mut attempt = 0;
@@ -119,14 +119,14 @@ pub async fn process_once(state: &AppState) -> anyhow::Result<usize> {
         state.jobs_wake.notify_one();
     }
     crate::fanout::push(state, &fresh).await;
-    phase_seconds("claim", claimed);
     phase_seconds("round", started.elapsed());
     metrics::histogram!("varsel_process_round_events").record(n as f64);
     Ok(n)
 }
 
-/// How long a phase of a processing round took: `claim`, `plan`, `write` (each attempt),
-/// and the whole `round` up to the push to open streams.
+/// How long a phase of a processing round took: `claim` (rounds that found events),
+/// `plan` and `write` (each attempt), and the whole `round` until its new items are
+/// queued for open streams.
 fn phase_seconds(phase: &'static str, took: Duration) {
     metrics::histogram!("varsel_process_round_seconds", "phase" => phase)
         .record(took.as_secs_f64());
