@@ -1,6 +1,6 @@
 //! PostgreSQL's processing round (SQLite's is `sqlite_round.rs`, on its writer thread):
-//! decisions, new bell items, grouped items (`write_groups!`), deliveries, the scheduling
-//! part (`write_schedule!`), first mentions and the events marked done.
+//! decisions, new bell items, grouped items (`pg_groups.rs`), deliveries, the scheduling
+//! part (`pg_schedule.rs`), first mentions and the events marked done.
 //!
 //! The rows of a table go in one statement whose text does not depend on how many there
 //! are (`UNNEST` of one array per column, `= ANY` of an array): PostgreSQL prepares it
