@@ -35,11 +35,11 @@ pub async fn run(state: AppState, mut queue: mpsc::Receiver<Vec<FeedItem>>) {
 
 /// Queues new items for this node's streams and the other nodes (if any); waits only
 /// while the queue is full.
-pub async fn push(state: &AppState, items: &[FeedItem]) {
+pub async fn push(state: &AppState, items: Vec<FeedItem>) {
     if items.is_empty() {
         return;
     }
-    if state.fanout.tx.send(items.to_vec()).await.is_err() {
+    if state.fanout.tx.send(items).await.is_err() {
         tracing::warn!("the push task has ended; new feed items were not pushed");
     }
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use sqlx::PgConnection;
 
+use crate::pg_round::column;
 use crate::shared::json;
 use crate::{FeedItem, ProcessedBatch, Result};
 
@@ -85,18 +86,20 @@ pub(crate) async fn write_groups(
     let ms = &batch.members;
     if !ms.is_empty() {
         sqlx::query(
-                "INSERT INTO notification_members (notification_id, event_id, actor_id, title, body, created_at) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) \
-                 ON CONFLICT (notification_id, event_id) DO NOTHING",
-            )
-            .bind(ms.iter().map(|m| m.notification_id.as_str()).collect::<Vec<_>>())
-            .bind(ms.iter().map(|m| m.event_id.as_str()).collect::<Vec<_>>())
-            .bind(ms.iter().map(|m| m.actor_id.as_deref()).collect::<Vec<_>>())
-            .bind(ms.iter().map(|m| m.title.as_str()).collect::<Vec<_>>())
-            .bind(ms.iter().map(|m| m.body.as_str()).collect::<Vec<_>>())
-            .bind(ms.iter().map(|m| m.created_at).collect::<Vec<_>>())
-            .execute(&mut *tx)
-            .await?;
+            "INSERT INTO notification_members (notification_id, event_id, actor_id, title, body, \
+             created_at) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+             $6::bigint[]) \
+             ON CONFLICT (notification_id, event_id) DO NOTHING",
+        )
+        .bind(column(ms, |m| m.notification_id.as_str()))
+        .bind(column(ms, |m| m.event_id.as_str()))
+        .bind(column(ms, |m| m.actor_id.as_deref()))
+        .bind(column(ms, |m| m.title.as_str()))
+        .bind(column(ms, |m| m.body.as_str()))
+        .bind(column(ms, |m| m.created_at))
+        .execute(&mut *tx)
+        .await?;
     }
     Ok(updated)
 }

@@ -11,6 +11,7 @@ use crate::jobs::{
     CapAsk, CapKey, CapTake, JobNext, JobOutcome, OutboxEmail, cap_asks, cap_grants,
     last_deliveries, upsert_cap, upsert_cap_counted, upsert_delivery,
 };
+use crate::pg_round::column;
 
 /// Writes the outcomes of the jobs that finished meanwhile in one transaction: the
 /// attempt log, the jobs' next states, their deliveries' states and the outbox.
@@ -27,12 +28,12 @@ pub(crate) async fn record_jobs(pool: &PgPool, outcomes: &[JobOutcome], now: i64
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[]) \
              ON CONFLICT (job_id, attempt) DO NOTHING",
         )
-        .bind(tried.iter().map(|o| o.job_id.as_str()).collect::<Vec<_>>())
-        .bind(tried.iter().map(|o| o.attempt.attempt).collect::<Vec<_>>())
-        .bind(tried.iter().map(|o| o.attempt.started_at).collect::<Vec<_>>())
-        .bind(tried.iter().map(|o| o.attempt.finished_at).collect::<Vec<_>>())
-        .bind(tried.iter().map(|o| o.attempt.outcome.as_str()).collect::<Vec<_>>())
-        .bind(tried.iter().map(|o| o.attempt.error.as_deref()).collect::<Vec<_>>())
+        .bind(column(&tried, |o| o.job_id.as_str()))
+        .bind(column(&tried, |o| o.attempt.attempt))
+        .bind(column(&tried, |o| o.attempt.started_at))
+        .bind(column(&tried, |o| o.attempt.finished_at))
+        .bind(column(&tried, |o| o.attempt.outcome.as_str()))
+        .bind(column(&tried, |o| o.attempt.error.as_deref()))
         .execute(&mut *tx)
         .await?;
     }
@@ -74,12 +75,12 @@ pub(crate) async fn record_jobs(pool: &PgPool, outcomes: &[JobOutcome], now: i64
              AS t(n, c, s, r, k)",
             upsert_delivery!()
         ))
-        .bind(updates.iter().map(|d| d.notification_id.as_str()).collect::<Vec<_>>())
-        .bind(updates.iter().map(|d| d.channel.as_str()).collect::<Vec<_>>())
-        .bind(updates.iter().map(|d| d.state.as_str()).collect::<Vec<_>>())
-        .bind(updates.iter().map(|d| d.reason.as_deref()).collect::<Vec<_>>())
+        .bind(column(&updates, |d| d.notification_id.as_str()))
+        .bind(column(&updates, |d| d.channel.as_str()))
+        .bind(column(&updates, |d| d.state.as_str()))
+        .bind(column(&updates, |d| d.reason.as_deref()))
         .bind(now)
-        .bind(updates.iter().map(|d| d.cap_counted).collect::<Vec<_>>())
+        .bind(column(&updates, |d| d.cap_counted))
         .execute(&mut *tx)
         .await?;
     }
@@ -93,16 +94,16 @@ pub(crate) async fn record_jobs(pool: &PgPool, outcomes: &[JobOutcome], now: i64
              $7::text[], $8::text[], $9::text[], $10::bigint[]) \
              ON CONFLICT (message_id) DO NOTHING",
         )
-        .bind(mail.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
-        .bind(mail.iter().map(|e| e.account_id.as_str()).collect::<Vec<_>>())
-        .bind(mail.iter().map(|e| e.user_id.as_str()).collect::<Vec<_>>())
-        .bind(mail.iter().map(|e| e.to.as_str()).collect::<Vec<_>>())
-        .bind(mail.iter().map(|e| e.subject.as_str()).collect::<Vec<_>>())
-        .bind(mail.iter().map(|e| e.text.as_str()).collect::<Vec<_>>())
-        .bind(mail.iter().map(|e| e.html.as_str()).collect::<Vec<_>>())
-        .bind(mail.iter().map(|e| e.message_id.as_str()).collect::<Vec<_>>())
-        .bind(mail.iter().map(|e| e.type_id.as_str()).collect::<Vec<_>>())
-        .bind(mail.iter().map(|e| e.created_at).collect::<Vec<_>>())
+        .bind(column(&mail, |e| e.id.as_str()))
+        .bind(column(&mail, |e| e.account_id.as_str()))
+        .bind(column(&mail, |e| e.user_id.as_str()))
+        .bind(column(&mail, |e| e.to.as_str()))
+        .bind(column(&mail, |e| e.subject.as_str()))
+        .bind(column(&mail, |e| e.text.as_str()))
+        .bind(column(&mail, |e| e.html.as_str()))
+        .bind(column(&mail, |e| e.message_id.as_str()))
+        .bind(column(&mail, |e| e.type_id.as_str()))
+        .bind(column(&mail, |e| e.created_at))
         .execute(&mut *tx)
         .await?;
     }
@@ -134,10 +135,10 @@ pub(crate) async fn take_email_caps(
         upsert_cap!(),
         "$5 RETURNING address, type, day, count"
     ))
-    .bind(asks.iter().map(|a| a.key.0.as_str()).collect::<Vec<_>>())
-    .bind(asks.iter().map(|a| a.key.1.as_str()).collect::<Vec<_>>())
-    .bind(asks.iter().map(|a| a.key.2.as_str()).collect::<Vec<_>>())
-    .bind(asks.iter().map(|a| a.want).collect::<Vec<_>>())
+    .bind(column(&asks, |a| a.key.0.as_str()))
+    .bind(column(&asks, |a| a.key.1.as_str()))
+    .bind(column(&asks, |a| a.key.2.as_str()))
+    .bind(column(&asks, |a| a.want))
     .bind(cap)
     .fetch_all(&mut *tx)
     .await?;

@@ -15,6 +15,11 @@ use sqlx::{PgConnection, Row};
 use crate::shared::json;
 use crate::{FeedItem, ProcessedBatch, Result};
 
+/// One column of `rows`, bound as one array parameter (`UNNEST($n::type[])`).
+pub(crate) fn column<'a, T, U>(rows: &'a [T], f: impl FnMut(&'a T) -> U) -> Vec<U> {
+    rows.iter().map(f).collect()
+}
+
 /// Writes a processed batch inside the transaction `tx`; `docs` are its decisions,
 /// serialized. Returns the new and the updated bell items, in `seq` order.
 pub(crate) async fn write_round(
@@ -26,12 +31,12 @@ pub(crate) async fn write_round(
     if !d.is_empty() {
         sqlx::query(
             "INSERT INTO decisions (event_id, user_id, account_id, decisions) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) \
-                 ON CONFLICT (event_id, user_id) DO NOTHING",
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) \
+             ON CONFLICT (event_id, user_id) DO NOTHING",
         )
-        .bind(d.iter().map(|x| x.event_id.as_str()).collect::<Vec<_>>())
-        .bind(d.iter().map(|x| x.user_id.as_str()).collect::<Vec<_>>())
-        .bind(d.iter().map(|x| x.account_id.as_str()).collect::<Vec<_>>())
+        .bind(column(d, |x| x.event_id.as_str()))
+        .bind(column(d, |x| x.user_id.as_str()))
+        .bind(column(d, |x| x.account_id.as_str()))
         .bind(docs)
         .execute(&mut *tx)
         .await?;
@@ -42,38 +47,32 @@ pub(crate) async fn write_round(
     if !ns.is_empty() {
         let q = sqlx::query(
             "INSERT INTO notifications (id, account_id, user_id, dedupe_key, event_id, type, \
-                 section, title, body, url, count, actor_id, popup_sound, browser, in_feed, \
-                 created_at, actor_ids) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
-                 $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], \
-                 $12::text[], $13::text[], $14::bool[], $15::bool[], $16::bigint[], $17::text[]) \
-                 ON CONFLICT (account_id, user_id, dedupe_key) DO NOTHING RETURNING seq, id",
+             section, title, body, url, count, actor_id, popup_sound, browser, in_feed, \
+             created_at, actor_ids) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], \
+             $12::text[], $13::text[], $14::bool[], $15::bool[], $16::bigint[], $17::text[]) \
+             ON CONFLICT (account_id, user_id, dedupe_key) DO NOTHING RETURNING seq, id",
         )
-        .bind(ns.iter().map(|n| n.id.as_str()).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.account_id.as_str()).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.user_id.as_str()).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.dedupe_key.as_str()).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.event_id.as_str()).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.kind.as_str()).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.section.as_str()).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.title.as_str()).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.body.as_str()).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.url.as_deref()).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.count).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.actor_id.as_deref()).collect::<Vec<_>>())
-        .bind(
-            ns.iter()
-                .map(|n| n.popup_sound.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(ns.iter().map(|n| n.browser).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.in_feed).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.created_at).collect::<Vec<_>>())
-        .bind(
-            ns.iter()
-                .map(|n| (!n.actor_ids.is_empty()).then(|| json(&n.actor_ids)))
-                .collect::<Vec<_>>(),
-        );
+        .bind(column(ns, |n| n.id.as_str()))
+        .bind(column(ns, |n| n.account_id.as_str()))
+        .bind(column(ns, |n| n.user_id.as_str()))
+        .bind(column(ns, |n| n.dedupe_key.as_str()))
+        .bind(column(ns, |n| n.event_id.as_str()))
+        .bind(column(ns, |n| n.kind.as_str()))
+        .bind(column(ns, |n| n.section.as_str()))
+        .bind(column(ns, |n| n.title.as_str()))
+        .bind(column(ns, |n| n.body.as_str()))
+        .bind(column(ns, |n| n.url.as_deref()))
+        .bind(column(ns, |n| n.count))
+        .bind(column(ns, |n| n.actor_id.as_deref()))
+        .bind(column(ns, |n| n.popup_sound.as_deref()))
+        .bind(column(ns, |n| n.browser))
+        .bind(column(ns, |n| n.in_feed))
+        .bind(column(ns, |n| n.created_at))
+        .bind(column(ns, |n| {
+            (!n.actor_ids.is_empty()).then(|| json(&n.actor_ids))
+        }));
         for r in q.fetch_all(&mut *tx).await? {
             seqs.insert(r.try_get("id")?, r.try_get("seq")?);
         }
@@ -100,12 +99,12 @@ pub(crate) async fn write_round(
     if !deliveries.is_empty() {
         sqlx::query(
             "INSERT INTO deliveries (notification_id, channel, state, updated_at) \
-                 SELECT n, c, s, $4 FROM UNNEST($1::text[], $2::text[], $3::text[]) AS t(n, c, s) \
-                 ON CONFLICT (notification_id, channel) DO NOTHING",
+             SELECT n, c, s, $4 FROM UNNEST($1::text[], $2::text[], $3::text[]) AS t(n, c, s) \
+             ON CONFLICT (notification_id, channel) DO NOTHING",
         )
-        .bind(deliveries.iter().map(|x| x.0).collect::<Vec<_>>())
-        .bind(deliveries.iter().map(|x| x.1).collect::<Vec<_>>())
-        .bind(deliveries.iter().map(|x| x.2).collect::<Vec<_>>())
+        .bind(column(&deliveries, |x| x.0))
+        .bind(column(&deliveries, |x| x.1))
+        .bind(column(&deliveries, |x| x.2))
         .bind(batch.processed_at)
         .execute(&mut *tx)
         .await?;
@@ -121,12 +120,12 @@ pub(crate) async fn write_round(
         // are processed again (the caller retries on `Conflict`).
         let written = sqlx::query(
             "INSERT INTO mentions (account_id, activity_id, user_id) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) \
-                 ON CONFLICT (account_id, activity_id, user_id) DO NOTHING RETURNING user_id",
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) \
+             ON CONFLICT (account_id, activity_id, user_id) DO NOTHING RETURNING user_id",
         )
-        .bind(mentions.iter().map(|m| m.0.as_str()).collect::<Vec<_>>())
-        .bind(mentions.iter().map(|m| m.1.as_str()).collect::<Vec<_>>())
-        .bind(mentions.iter().map(|m| m.2.as_str()).collect::<Vec<_>>())
+        .bind(column(&mentions, |m| m.0.as_str()))
+        .bind(column(&mentions, |m| m.1.as_str()))
+        .bind(column(&mentions, |m| m.2.as_str()))
         .fetch_all(&mut *tx)
         .await?
         .len();
@@ -139,7 +138,7 @@ pub(crate) async fn write_round(
     if !batch.event_ids.is_empty() {
         sqlx::query(
             "UPDATE events SET state = 'done', lease_until = NULL, processed_at = $1 \
-                 WHERE id = ANY($2)",
+             WHERE id = ANY($2)",
         )
         .bind(batch.processed_at)
         .bind(&batch.event_ids)

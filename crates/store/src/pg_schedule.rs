@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use sqlx::{PgConnection, Row};
 
+use crate::pg_round::column;
 use crate::shared::json;
 use crate::{NewJob, ProcessedBatch, Result};
 
@@ -52,23 +53,13 @@ pub(crate) async fn write_schedule(
                 // time is sealed first; then the open batch is taken (its row locked until this
                 // transaction ends, so a firing node waits for the item), or one is opened. An
                 // insert that loses to another node's opens nothing, and the next pass takes theirs.
-                sqlx::query(crate::sql::SEAL_DUE_BATCH)
-                    .bind(a.kind.as_str())
-                    .bind(a.account_id.clone())
-                    .bind(a.user_id.clone())
-                    .bind(a.type_id.clone())
-                    .bind(a.group_key.clone())
+                with_key(sqlx::query(crate::sql::SEAL_DUE_BATCH), a)
                     .bind(a.now)
                     .execute(&mut *tx)
                     .await?;
                 let mut taken = None;
                 for _ in 0..3 {
-                    let open = sqlx::query(crate::sql::TAKE_OPEN_BATCH)
-                        .bind(a.kind.as_str())
-                        .bind(a.account_id.clone())
-                        .bind(a.user_id.clone())
-                        .bind(a.type_id.clone())
-                        .bind(a.group_key.clone())
+                    let open = with_key(sqlx::query(crate::sql::TAKE_OPEN_BATCH), a)
                         .fetch_optional(&mut *tx)
                         .await?;
                     if let Some(r) = open {
@@ -151,8 +142,8 @@ pub(crate) async fn write_schedule(
             "INSERT INTO notification_events (event_id, notification_id) \
                  SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
         )
-        .bind(links.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>())
-        .bind(links.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>())
+        .bind(column(&links, |(e, _)| e.as_str()))
+        .bind(column(&links, |(_, n)| n.as_str()))
         .execute(&mut *tx)
         .await?;
     }
@@ -178,14 +169,26 @@ async fn insert_jobs(tx: &mut PgConnection, jobs: &[NewJob], now: i64) -> Result
          AS t(i, k, d, a, p, r) \
          ON CONFLICT (dedupe_key) DO NOTHING",
     )
-    .bind(jobs.iter().map(|j| j.id.as_str()).collect::<Vec<_>>())
-    .bind(jobs.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>())
-    .bind(jobs.iter().map(|j| j.dedupe_key.as_str()).collect::<Vec<_>>())
-    .bind(jobs.iter().map(|j| j.account_id.as_deref()).collect::<Vec<_>>())
-    .bind(jobs.iter().map(|j| json(&j.payload)).collect::<Vec<_>>())
-    .bind(jobs.iter().map(|j| j.run_at).collect::<Vec<_>>())
+    .bind(column(jobs, |j| j.id.as_str()))
+    .bind(column(jobs, |j| j.kind.as_str()))
+    .bind(column(jobs, |j| j.dedupe_key.as_str()))
+    .bind(column(jobs, |j| j.account_id.as_deref()))
+    .bind(column(jobs, |j| json(&j.payload)))
+    .bind(column(jobs, |j| j.run_at))
     .bind(now)
     .execute(&mut *tx)
     .await?;
     Ok(())
 }
+
+/// Binds a batch's key, `$1`–`$5` of the batch statements: kind, account, user, type and
+/// group.
+fn with_key<'q>(q: PgQuery<'q>, a: &crate::BatchAdd) -> PgQuery<'q> {
+    q.bind(a.kind.as_str())
+        .bind(a.account_id.clone())
+        .bind(a.user_id.clone())
+        .bind(a.type_id.clone())
+        .bind(a.group_key.clone())
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;

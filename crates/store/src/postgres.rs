@@ -130,6 +130,7 @@ crate::shared::impl_store!(PgStore, sqlx::Postgres);
 
 mod round {
     use super::*;
+    use crate::pg_round::column;
 
     impl PgStore {
         /// A group of accepted events in one transaction and one statement; `gather` is
@@ -153,13 +154,13 @@ mod round {
                  $6::bigint[], $7::text[]) \
                  ON CONFLICT (account_id, idempotency_key) DO NOTHING RETURNING id",
             )
-            .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.body.account_id.as_str()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.body.kind.as_str()).collect::<Vec<_>>())
-            .bind(events.iter().map(key).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| json(&e.body)).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.received_at).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.request_hash.as_deref()).collect::<Vec<_>>())
+            .bind(column(&events, |e| e.id.as_str()))
+            .bind(column(&events, |e| e.body.account_id.as_str()))
+            .bind(column(&events, |e| e.body.kind.as_str()))
+            .bind(column(&events, key))
+            .bind(column(&events, |e| json(&e.body)))
+            .bind(column(&events, |e| e.received_at))
+            .bind(column(&events, |e| e.request_hash.as_deref()))
             .fetch_all(&mut *tx)
             .await?;
             let mut fresh = std::collections::HashSet::with_capacity(rows.len());

@@ -147,6 +147,6 @@ async fn fire(state: &AppState, id: &str, fx: &mut Effects) -> Result<(), JobErr
     if !work.jobs.is_empty() {
         state.jobs_wake.notify_one();
     }
-    crate::fanout::push(state, &fresh).await;
+    crate::fanout::push(state, fresh).await;
     Ok(())
 }

@@ -55,7 +55,7 @@ impl JobRun for WakeJob {
             )
             .await?;
         if let Some(item) = woken {
-            crate::fanout::push(state, &[item]).await;
+            crate::fanout::push(state, vec![item]).await;
         }
         Ok(())
     }

@@ -118,7 +118,7 @@ pub async fn process_once(state: &AppState) -> anyhow::Result<usize> {
     if !batch.jobs.is_empty() || !batch.batch_ops.is_empty() {
         state.jobs_wake.notify_one();
     }
-    crate::fanout::push(state, &fresh).await;
+    crate::fanout::push(state, fresh).await;
     phase_seconds("round", started.elapsed());
     metrics::histogram!("varsel_process_round_events").record(n as f64);
     Ok(n)

@@ -299,7 +299,7 @@ pub async fn delete_snooze(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     match state.store.wake(&me.account, &me.user, &id, None).await? {
-        Some(item) => crate::fanout::push(&state, &[item]).await,
+        Some(item) => crate::fanout::push(&state, vec![item]).await,
         // Not snoozed: nothing to bring back, if the item is the user's.
         None => {
             let mine = state
